@@ -1,0 +1,63 @@
+"""The `bench` command line: one verb per module in bench/commands/."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from types import FrameType
+
+from bench.commands import report, run
+from bench.errors import UserError
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that every cleanup runs as for Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise Terminated()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bench",
+        description="Measure how a hyperparameter grid of TensorFlow trainings scales out on "
+                    "Spark (speedup, efficiency, accuracy gain over the baseline).",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what bench decides")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
+    for module in (run, report):
+        module.add_parser(verbs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S",
+    )
+    # py4j logs every gateway call at INFO
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return args.func(args)
+    except UserError as e:
+        print(f"bench: error: {e.message}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("bench: interrupted; every finished trial is kept in the run directory",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Terminated:
+        print("bench: terminated; every finished trial is kept in the run directory",
+              file=sys.stderr)
+        return EXIT_TERMINATED
+    finally:
+        signal.signal(signal.SIGTERM, previous)

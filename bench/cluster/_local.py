@@ -1,0 +1,196 @@
+"""A Spark standalone cluster on this machine: one master and N worker processes on 127.0.0.1.
+
+Each worker is a node of the profile, with its own cores, memory and work directory. Every process
+started here is stopped here, by its process id, on success, error and interrupt.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psutil
+from pyspark.find_spark_home import _find_spark_home
+
+from bench.cluster._base import Cluster
+from bench.cluster.profile import ClusterProfile
+from bench.errors import UserError
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = "127.0.0.1"
+_STOP_GRACE_S = 10.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+class LocalStandaloneCluster(Cluster):
+    def __init__(self, profile: ClusterProfile, log_dir: Path, start_timeout_s: float = 90.0):
+        super().__init__(profile)
+        self.log_dir = log_dir
+        self.start_timeout_s = start_timeout_s
+        self.spark_home = Path(_find_spark_home())
+        self._procs: list[subprocess.Popen] = []
+        self._tmp: Path | None = None
+        self._url: str | None = None
+
+    @property
+    def master_url(self) -> str:
+        if self._url is None:
+            raise RuntimeError("the cluster is not started")
+        return self._url
+
+    @property
+    def driver_host(self) -> str:
+        return LOOPBACK
+
+    @property
+    def python(self) -> str:
+        return sys.executable  # the venv's python, which has bench and TensorFlow installed
+
+    @property
+    def work_dir(self) -> Path | None:
+        return self._tmp
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self._procs]
+
+    def _env(self) -> dict[str, str]:
+        assert self._tmp is not None
+        return {
+            **os.environ,
+            "SPARK_HOME": str(self.spark_home),
+            # The hostname resolves to loopback here; without this Spark binds elsewhere.
+            "SPARK_LOCAL_IP": LOOPBACK,
+            "SPARK_LOCAL_DIRS": str(self._tmp / "scratch"),
+            "SPARK_DAEMON_MEMORY": "256m",  # master and worker daemons need little heap
+            "PYSPARK_PYTHON": self.python,
+        }
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with (self.log_dir / f"{name}.log").open("wb") as out:
+            proc = subprocess.Popen(
+                [str(self.spark_home / "bin" / "spark-class"), *args],
+                env=self._env(), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                # Own session: a Ctrl-C in the terminal reaches bench, which stops these in order.
+                start_new_session=True,
+            )
+        self._procs.append(proc)
+        return proc
+
+    def start(self) -> None:
+        begin = time.perf_counter()
+        self._tmp = Path(tempfile.mkdtemp(prefix=f"bench-cluster-{self.profile.name}-"))
+        port, ui_port = _free_port(), _free_port()
+        self._spawn("master", [
+            "org.apache.spark.deploy.master.Master",
+            "--host", LOOPBACK, "--port", str(port), "--webui-port", str(ui_port),
+        ])
+        self._ui = f"http://{LOOPBACK}:{ui_port}/json/"
+        state = self._wait(lambda s: s is not None, "the master to start")
+        self._url = state.get("url") or f"spark://{LOOPBACK}:{port}"
+        for i in range(self.profile.nodes):
+            work = self._tmp / f"worker-{i}"
+            work.mkdir()
+            self._spawn(f"worker-{i}", [
+                "org.apache.spark.deploy.worker.Worker",
+                "--host", LOOPBACK, "--port", "0", "--webui-port", "0",
+                "--cores", str(self.profile.cores), "--memory", self.profile.memory,
+                "--work-dir", str(work), self._url,
+            ])
+        self._wait(self._all_workers_alive, f"{self.profile.nodes} workers to register")
+        self.startup_s = time.perf_counter() - begin
+        log.info("local cluster %s up at %s in %.1f s", self.profile.name, self._url,
+                 self.startup_s)
+
+    def _all_workers_alive(self, state: dict | None) -> bool:
+        if state is None:
+            return False
+        alive = [w for w in state.get("workers", []) if w.get("state") == "ALIVE"]
+        return len(alive) >= self.profile.nodes
+
+    def _master_state(self) -> dict | None:
+        try:
+            with urllib.request.urlopen(self._ui, timeout=2) as response:
+                return json.load(response)
+        except (urllib.error.URLError, OSError, json.JSONDecodeError):
+            return None
+
+    def _wait(self, ready, what: str) -> dict:
+        deadline = time.monotonic() + self.start_timeout_s + 2 * self.profile.nodes
+        while True:
+            for i, proc in enumerate(self._procs):
+                if proc.poll() is not None:
+                    name = "master" if i == 0 else f"worker-{i - 1}"
+                    log_file = self.log_dir / f"{name}.log"
+                    raise UserError(
+                        f"the Spark {name} exited with code {proc.returncode} while waiting for "
+                        f"{what}; last lines of its log:\n{_tail(log_file)}",
+                        where=str(log_file),
+                        fix="read the log; a busy port or too little memory are common causes",
+                    )
+            state = self._master_state()
+            if ready(state):
+                return state or {}
+            if time.monotonic() > deadline:
+                raise UserError(
+                    f"timed out after {self.start_timeout_s:.0f} s waiting for {what}",
+                    where=str(self.log_dir),
+                    fix="read the master and worker logs there; the host may be overloaded",
+                )
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        """Stop workers (and through them their executors), then the master; then anything of
+        theirs still alive, by pid. Safe to call twice."""
+        procs, self._procs = self._procs, []
+        family: list[psutil.Process] = []
+        for proc in procs:
+            try:
+                family += psutil.Process(proc.pid).children(recursive=True)
+            except psutil.NoSuchProcess:
+                pass
+        for proc in reversed(procs):  # workers first, the master last
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in reversed(procs):
+            try:
+                proc.wait(timeout=_STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                log.warning("Spark process %d did not stop in %.0f s: killing it", proc.pid,
+                            _STOP_GRACE_S)
+                proc.kill()
+                proc.wait()
+        _, alive = psutil.wait_procs(family, timeout=_STOP_GRACE_S)
+        for child in alive:  # executors and Python workers whose parent is gone
+            log.warning("killing leftover process %d (%s)", child.pid, child.name())
+            try:
+                child.kill()
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs(alive, timeout=_STOP_GRACE_S)
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None

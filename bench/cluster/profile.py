@@ -1,0 +1,146 @@
+"""Cluster profiles (``clusters/*.toml``): how many nodes, their size, and where the master is."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from bench.errors import UserError
+from bench.tomlfile import Table, load_toml, positive
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+DEFAULT_PROFILES = ("local", "2-node", "13-node")
+_MEMORY = re.compile(r"^\d+[mg]$")
+_MASTERS = ("spark://", "yarn", "k8s://")
+
+
+def memory_mb(text: str) -> int:
+    """Spark's memory notation ("512m", "2g") in MiB."""
+    number, unit = int(text[:-1]), text[-1]
+    return number * 1024 if unit == "g" else number
+
+
+@dataclass(frozen=True)
+class ClusterProfile:
+    name: str
+    path: Path
+    description: str
+    nodes: int
+    cores: int  # per node
+    memory: str  # per node, Spark notation
+    executor_memory: str
+    trials_per_node: int = 1
+    master: str | None = None  # None: bench starts a local standalone cluster of this shape
+    spark: dict[str, str] = field(default_factory=dict)  # extra Spark settings
+
+    @property
+    def slots(self) -> int:
+        """Trials running at once (MEASURE.md: slots = nodes x trials per node)."""
+        return self.nodes * self.trials_per_node
+
+    @property
+    def threads_per_trial(self) -> int:
+        """TensorFlow threads of one trial: the node's cores shared by its trials."""
+        return self.cores // self.trials_per_node
+
+    @property
+    def is_local(self) -> bool:
+        return self.master is None
+
+    def definition_hash(self) -> str:
+        d = asdict(self)
+        del d["path"], d["description"], d["name"]
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "nodes": self.nodes,
+            "cores": self.cores,
+            "slots": self.slots,
+            "memory": self.memory,
+            "executor_memory": self.executor_memory,
+            "trials_per_node": self.trials_per_node,
+            "master": self.master or "local-standalone",
+            "spark": self.spark,
+            "hash": self.definition_hash(),
+        }
+
+
+def find_profile(name_or_path: str) -> Path:
+    if name_or_path.endswith(".toml") or "/" in name_or_path:
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise UserError(f"cluster profile file not found: {name_or_path}", fix="check the path")
+        return path
+    folders = [Path.cwd() / "clusters", PROJECT_ROOT / "clusters"]
+    for folder in folders:
+        if (folder / f"{name_or_path}.toml").is_file():
+            return folder / f"{name_or_path}.toml"
+    known = sorted({p.stem for f in folders if f.is_dir() for p in f.glob("*.toml")})
+    raise UserError(
+        f"unknown cluster profile '{name_or_path}'",
+        fix=f"use one of: {', '.join(known) or '(none found)'}, or a path to a .toml file",
+    )
+
+
+def load_profile(name_or_path: str) -> ClusterProfile:
+    path = find_profile(name_or_path)
+    top = Table(load_toml(path), str(path))
+    name = top.get("name", str, default=path.stem)
+    nodes = top.get("nodes", int, check=positive)
+    cores = top.get("cores", int, check=positive)
+    memory = top.get("memory", str, check=_memory_check)
+    executor_memory = top.get("executor_memory", str, default="1g", check=_memory_check)
+    if memory_mb(executor_memory) > memory_mb(memory):
+        raise UserError(
+            f"executor_memory {executor_memory} exceeds the node's memory {memory}",
+            where=str(path), fix="lower executor_memory or raise memory",
+        )
+    per_node = top.get("trials_per_node", int, default=1, check=positive)
+    if cores % per_node:
+        raise UserError(
+            f"trials_per_node = {per_node} does not divide cores = {cores}",
+            where=str(path), fix="each trial gets cores / trials_per_node threads: make it whole",
+        )
+    master = top.get("master", str, default=None, check=_master_check)
+    spark_table = top.table("spark", default={})
+    spark = {}
+    for key in list(spark_table.data):
+        value = spark_table.get(key, (str, int, float, bool))
+        if not key.startswith("spark."):
+            raise UserError(f"'{key}' is not a Spark setting", where=spark_table.where,
+                            fix="Spark settings start with 'spark.', e.g. \"spark.executor.memory\"")
+        spark[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    description = top.get("description", str, default="")
+    top.finish()
+    return ClusterProfile(
+        name=name, path=path, description=description, nodes=nodes, cores=cores, memory=memory,
+        executor_memory=executor_memory, trials_per_node=per_node, master=master, spark=spark,
+    )
+
+
+def load_profiles(names: list[str]) -> list[ClusterProfile]:
+    profiles = [load_profile(n) for n in names]
+    seen: set[str] = set()
+    for p in profiles:
+        if p.name in seen:
+            raise UserError(f"cluster profile '{p.name}' is listed twice", fix="list it once")
+        seen.add(p.name)
+    return profiles
+
+
+def _memory_check(value: str) -> str | None:
+    if _MEMORY.match(value) and memory_mb(value) > 0:
+        return None
+    return f"must be like \"512m\" or \"2g\", got {value!r}"
+
+
+def _master_check(value: str) -> str | None:
+    if value.startswith(_MASTERS):
+        return None
+    return (f"must start with one of {', '.join(_MASTERS)}, got {value!r} "
+            "(leave it out to let bench start a local cluster)")

@@ -1,0 +1,120 @@
+"""`bench run`: run a workload's grid on cluster profiles and report speedup and accuracy gain."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import time
+from pathlib import Path
+
+from bench import __version__
+from bench.cluster.profile import DEFAULT_PROFILES, load_profiles
+from bench.commands.report import write_report
+from bench.datasets import load_dataset
+from bench.environment import capture
+from bench.errors import UserError
+from bench.experiment import run_experiment
+from bench.plan import ModeChoice, plan
+from bench.preflight import check_java, usable_cores
+from bench.records import FORMAT_VERSION
+from bench.rundir import REPORT, RunDirectory
+from bench.spark_session import shutdown_gateway
+from bench.workload import PROJECT_ROOT, load_workload
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, got {text!r}")
+    return value
+
+
+def add_parser(verbs: argparse._SubParsersAction) -> None:
+    parser = verbs.add_parser("run", help="run a workload's grid on cluster profiles")
+    parser.add_argument("--workload", metavar="NAME|PATH", default=None,
+                        help="a name in workloads/ or a .toml path (default: digits-mlp)")
+    parser.add_argument("--grid", metavar="NAME", default=None,
+                        help="a grid of the workload (default: the workload's default_grid)")
+    parser.add_argument("--clusters", metavar="A,B,C", default=",".join(DEFAULT_PROFILES),
+                        help="cluster profiles, names in clusters/ or .toml paths "
+                             "(default: %(default)s)")
+    parser.add_argument("--repeats", type=_positive_int, default=1, metavar="N",
+                        help="run each grid N times for mean +- sd (default: 1)")
+    parser.add_argument("--mode", choices=[m.value for m in ModeChoice], default="auto",
+                        help="auto: replay profiles bigger than this host (default); measured: "
+                             "real trials everywhere; replay: replay every multi-node profile")
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "reports" / "runs",
+                        metavar="DIR", help="where run directories go (default: reports/runs)")
+    parser.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    # Everything a user can get wrong is checked before a file is written or a process started.
+    workload = load_workload(args.workload)
+    specs = workload.trials(args.grid)
+    grid = args.grid or workload.default_grid
+    names = [n.strip() for n in args.clusters.split(",") if n.strip()]
+    if not names:
+        raise UserError("no cluster profile given", where="--clusters",
+                        fix="name at least one, e.g. --clusters local,2-node")
+    profiles = load_profiles(names)
+    planned = plan(profiles, ModeChoice(args.mode), usable_cores())
+    _check_node_type(profiles)
+    java = check_java()
+    dataset = load_dataset(
+        workload.dataset.name, seed=workload.training.seed, path=workload.dataset.path,
+        validation_size=workload.dataset.validation_size,
+        train_limit=workload.dataset.train_limit, where=f"{workload.path} [dataset]",
+    )
+
+    run = RunDirectory.create(args.out, workload.name)
+    run.write_meta({
+        "format_version": FORMAT_VERSION,
+        "bench_version": __version__,
+        "run_id": run.run_id,
+        "created_at": time.time(),
+        "workload": {
+            "name": workload.name, "path": str(workload.path), "grid": grid,
+            "trials": len(specs), "model": workload.model, "dataset": workload.dataset.name,
+            "epochs": workload.training.epochs, "seed": workload.training.seed,
+            "hash": workload.definition_hash(grid),
+        },
+        "profiles": [pp.profile.describe() | {"modes": [m.value for m in pp.modes],
+                                              "plan": pp.reason} for pp in planned],
+        "options": {"repeats": args.repeats, "mode": args.mode},
+        "environment": capture(java, PROJECT_ROOT),
+    })
+    print(f"bench: {workload.name} grid '{grid}' ({len(specs)} trials) on "
+          f"{', '.join(p.name for p in profiles)}; run directory {run.path}")
+    try:
+        run_experiment(workload, specs, planned, args.repeats, run, dataset)
+    except (KeyboardInterrupt, Exception):
+        # Whatever finished is on disk; say where, then let main() report the cause.
+        with contextlib.suppress(Exception):
+            write_report(run)
+        print(f"bench: finished trials are in {run.path / 'trials.jsonl'}")
+        raise
+    finally:
+        shutdown_gateway()
+    print(write_report(run))
+    print(f"\nrun directory: {run.path}\nreport: {run.path / REPORT}")
+    return 0
+
+
+def _check_node_type(profiles) -> None:
+    """MEASURE.md: speedup compares the same node type; a 1-node run of other nodes is no
+    reference."""
+    reference = next((p for p in profiles if p.nodes == 1), None)
+    if reference is None:
+        return
+    for p in profiles:
+        if (p.cores, p.trials_per_node) != (reference.cores, reference.trials_per_node):
+            raise UserError(
+                f"profile '{p.name}' has nodes of {p.cores} cores x {p.trials_per_node} trials, "
+                f"the 1-node reference '{reference.name}' {reference.cores} x "
+                f"{reference.trials_per_node}: speedup needs the same node type",
+                where=str(p.path), fix="give every profile of one run the same cores per node",
+            )

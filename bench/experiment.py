@@ -1,0 +1,138 @@
+"""One `bench run`: every planned profile, its modes and repeats, written to the run directory."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import statistics
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+import bench
+from bench.cluster import cluster_for
+from bench.cluster.profile import memory_mb
+from bench.plan import PlannedProfile
+from bench.preflight import check_memory
+from bench.records import Mode, ProfileRun, TrialResult, TrialSpec
+from bench.result_channel import ResultChannel
+from bench.rundir import RunDirectory
+from bench.runner import run_grid, warm_up_workers
+from bench.spark_session import spark_context
+from bench.tasks import TaskSettings
+from bench.workload import Workload
+
+log = logging.getLogger(__name__)
+
+
+def package_archive(folder: Path) -> str:
+    """bench itself as a zip for the executors: a cluster that is not ours has no copy of it."""
+    source = Path(bench.__file__).parent
+    return shutil.make_archive(str(folder / "bench"), "zip", source.parent, source.name)
+
+
+def replay_payloads(reference: list[TrialResult]) -> dict[str, dict]:
+    """For each trial, what a surrogate replays: the compute phases measured on 1 node (mean over
+    repeats) and the metrics of the first repeat."""
+    by_trial: dict[str, list[TrialResult]] = defaultdict(list)
+    for r in sorted(reference, key=lambda r: r.repeat):
+        by_trial[r.trial_id].append(r)
+    payloads = {}
+    for trial_id, results in by_trial.items():
+        phases = {
+            name: statistics.fmean(r.phases.get(name, 0.0) for r in results)
+            for name in ("build", "train", "evaluate")
+        }
+        first = results[0]
+        payloads[trial_id] = {
+            "phases": phases,
+            "metrics": {"status": first.status.value, "error": first.error,
+                        "val_error": first.val_error, "test_error": first.test_error,
+                        "final_loss": first.final_loss},
+        }
+    return payloads
+
+
+def run_experiment(
+    workload: Workload,
+    specs: list[TrialSpec],
+    planned: list[PlannedProfile],
+    repeats: int,
+    run_dir: RunDirectory,
+    dataset: Any,
+) -> None:
+    reference: list[TrialResult] = []
+    with tempfile.TemporaryDirectory(prefix="bench-ship-") as ship:
+        archive = package_archive(Path(ship))
+        for pp in planned:
+            results = _run_profile(workload, specs, pp, repeats, run_dir, dataset, archive,
+                                   reference)
+            if pp.profile.nodes == 1:
+                reference = results
+
+
+def _run_profile(
+    workload: Workload, specs: list[TrialSpec], pp: PlannedProfile, repeats: int,
+    run_dir: RunDirectory, dataset: Any, archive: str, reference: list[TrialResult],
+) -> list[TrialResult]:
+    profile = pp.profile
+    if profile.is_local:
+        check_memory(profile.name, profile.nodes, memory_mb(profile.executor_memory),
+                     tensorflow=Mode.MEASURED in pp.modes)
+    measured: list[TrialResult] = []
+    begin = time.perf_counter()
+    cluster = cluster_for(profile, run_dir.logs(profile.name))
+    with cluster, spark_context(cluster, f"bench {run_dir.run_id} {profile.name}",
+                                [archive]) as sc:
+        startup_s = time.perf_counter() - begin
+        driver_host = sc.getConf().get("spark.driver.host")
+        bind = driver_host if profile.is_local else "0.0.0.0"
+        with ResultChannel(bind, advertised_host=driver_host) as channel:
+            data_bc = sc.broadcast(dataset)
+            for mode in pp.modes:
+                warmup_s, workers = warm_up_workers(sc, profile.slots,
+                                                    tensorflow=mode is Mode.MEASURED)
+                log.info("%s %s: warm-up %.1f s on %d slots", profile.name, mode.value,
+                         warmup_s, len(workers))
+                replay = replay_payloads(reference) if mode is Mode.REPLAY else None
+                for repeat in range(repeats):
+                    settings = TaskSettings(
+                        profile=profile.name, mode=mode, repeat=repeat, model=workload.model,
+                        epochs=workload.training.epochs,
+                        batch_size=workload.training.batch_size, seed=workload.training.seed,
+                        channel=channel.address, token=uuid.uuid4().hex,
+                    )
+                    label = f"{profile.name} {mode.value}"
+                    if repeats > 1:
+                        label += f" {repeat + 1}/{repeats}"
+                    results: list[TrialResult] = []
+                    with tqdm(total=len(specs), desc=label, unit="trial", leave=True,
+                              disable=None) as bar:
+
+                        def on_result(result: TrialResult, bar=bar, results=results) -> None:
+                            run_dir.append_trial(result)
+                            results.append(result)
+                            bar.update()
+
+                        started_at = time.time()
+                        timing = run_grid(sc, specs, data_bc=data_bc, settings=settings,
+                                          inbox=channel.inbox, on_result=on_result,
+                                          replay=replay)
+                    run_dir.append_profile_run(ProfileRun(
+                        profile=profile.name, mode=mode, repeat=repeat, nodes=profile.nodes,
+                        cores=profile.cores, slots=profile.slots, trials=len(specs),
+                        wall_s=timing.wall_s,
+                        startup_s=startup_s, warmup_s=warmup_s,
+                        oversubscribed=pp.oversubscribed and mode is Mode.MEASURED,
+                        started_at=started_at, ended_at=time.time(),
+                    ))
+                    log.info("%s: %d trials in %.2f s", label, len(results), timing.wall_s)
+                    if mode is Mode.MEASURED:
+                        measured += results
+            data_bc.destroy()
+    return measured

@@ -1,0 +1,130 @@
+"""What a run records: trial results, per-profile timings and their states.
+
+These are the rows of a run directory's ``trials.jsonl`` and ``profiles.jsonl``. Field names are
+part of the file format (``FORMAT_VERSION``); readers use ``from_dict`` so an unknown or missing
+field is noticed instead of silently defaulted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+FORMAT_VERSION = 1
+
+# Phases of one trial, in order. "waiting" is dispatch -> start on the executor; "collect" is end on
+# the executor -> result at the driver. The middle ones are measured inside the Spark task.
+PHASES = ("waiting", "fetch", "build", "train", "evaluate", "collect")
+
+
+class TrialStatus(str, enum.Enum):
+    OK = "ok"
+    DIVERGED = "diverged"  # the loss became NaN or infinite: a property of the hyperparameters
+    FAILED = "failed"  # the trial raised; the traceback is in ``error``
+    CANCELLED = "cancelled"
+
+    def has_metrics(self) -> bool:
+        return self is TrialStatus.OK
+
+    def is_hyperparameter_fault(self) -> bool:
+        """Failures caused by the configuration itself: Spark must not retry them."""
+        return self in (TrialStatus.DIVERGED, TrialStatus.FAILED)
+
+
+class Mode(str, enum.Enum):
+    """Where a figure comes from (MEASURE.md, "Where each figure comes from")."""
+
+    MEASURED = "measured"  # real trials on a real cluster
+    REPLAY = "replay"  # real cluster, surrogate trials sleeping for durations measured on 1 node
+    MODEL = "model"  # simulation from measured durations and overheads
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """One configuration of the grid: what a Spark task trains."""
+
+    trial_id: str  # stable and readable, e.g. "learning_rate=0.1,neurons=64"
+    index: int  # position in dispatch order
+    params: dict[str, Any]  # every hyperparameter of the model, baseline values filled in
+    is_baseline: bool = False
+
+
+@dataclass
+class TrialResult:
+    """One line of ``trials.jsonl``: one trial as it finished, on one profile, mode and repeat."""
+
+    profile: str
+    mode: Mode
+    repeat: int
+    trial_id: str
+    index: int
+    params: dict[str, Any]
+    is_baseline: bool
+    status: TrialStatus
+    error: str | None = None
+    val_error: float | None = None
+    test_error: float | None = None
+    final_loss: float | None = None
+    # Unix timestamps (seconds): driver clock for dispatched/received, executor clock otherwise.
+    dispatched_at: float | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    received_at: float | None = None
+    phases: dict[str, float] = field(default_factory=dict)  # seconds, keys from PHASES
+    executor_id: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    cold: bool = False  # TensorFlow was imported inside this trial: warm-up did not reach its worker
+    attempt: int = 0
+
+    @property
+    def task_seconds(self) -> float | None:
+        """Time inside the Spark task (start -> end on the executor): the d_i of MEASURE.md."""
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return self.ended_at - self.started_at
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["mode"] = self.mode.value
+        d["status"] = self.status.value
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrialResult:
+        d = dict(d)
+        d["mode"] = Mode(d["mode"])
+        d["status"] = TrialStatus(d["status"])
+        return cls(**d)
+
+
+@dataclass
+class ProfileRun:
+    """One line of ``profiles.jsonl``: one repeat of the grid on one profile and mode."""
+
+    profile: str
+    mode: Mode
+    repeat: int
+    nodes: int
+    cores: int  # per node
+    slots: int
+    trials: int  # trials dispatched
+    wall_s: float  # first trial dispatched -> last result at the driver
+    startup_s: float  # the profile's cluster start-up until every executor registered
+    warmup_s: float  # this mode's warm-up (TensorFlow import in every slot), before the clock
+    oversubscribed: bool  # nodes x cores exceed the host's usable cores
+    started_at: float
+    ended_at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["mode"] = self.mode.value
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ProfileRun:
+        d = dict(d)
+        d["mode"] = Mode(d["mode"])
+        return cls(**d)

@@ -1,0 +1,141 @@
+"""Runs one grid on a Spark cluster: one trial per Spark task, the dataset broadcast once.
+
+The whole grid is one Spark job (the 2016 pattern: a map over the configurations), its tasks in
+dispatch order. Results come back through the ResultChannel as each task ends, and once more with
+the job's own result, which fills in anything the channel missed.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bench.records import TrialResult, TrialSpec
+from bench.tasks import TaskSettings, run_trial, warm_up
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class GridTiming:
+    dispatched_at: float  # the grid's job submitted
+    last_result_at: float  # the last trial's result at the driver
+
+    @property
+    def wall_s(self) -> float:
+        """MEASURE.md: first trial dispatched -> last result at the driver."""
+        return self.last_result_at - self.dispatched_at
+
+
+class _Job(threading.Thread):
+    """Runs a Spark action in its own thread, so the driver can take results while it runs."""
+
+    def __init__(self, sc: Any, group: str, description: str, action: Callable[[], list]):
+        super().__init__(name=f"bench-job-{group}", daemon=True)
+        self.sc, self.group, self.description, self.action = sc, group, description, action
+        self.result: list | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        # One job group per grid run: a Ctrl-C cancels all of it (PySpark pins thread-local
+        # properties to this thread).
+        self.sc.setJobGroup(self.group, self.description, interruptOnCancel=True)
+        try:
+            self.result = self.action()
+        except BaseException as e:  # handed to the driver thread, which re-raises it
+            self.error = e
+
+
+def warm_up_workers(sc: Any, slots: int, tensorflow: bool) -> tuple[float, list[dict]]:
+    """Import TensorFlow once in every slot's Python worker, timed on its own.
+
+    A barrier stage runs all its tasks at once, so with one task per slot every slot gets one.
+    """
+    begin = time.perf_counter()
+    fn = functools.partial(warm_up, tensorflow=tensorflow)
+    job = _Job(sc, f"bench-warm-up-{uuid.uuid4().hex[:8]}", "bench: warm-up",
+               lambda: sc.parallelize(range(slots), slots).barrier().mapPartitions(fn).collect())
+    job.start()
+    _join(sc, job)
+    return time.perf_counter() - begin, job.result or []
+
+
+def _join(sc: Any, job: _Job) -> None:
+    try:
+        while job.is_alive():
+            job.join(timeout=0.2)
+    except BaseException:
+        sc.cancelJobGroup(job.group)
+        job.join(timeout=30)
+        raise
+    if job.error is not None:
+        raise job.error
+
+
+def run_grid(
+    sc: Any,
+    specs: list[TrialSpec],
+    *,
+    data_bc: Any,
+    settings: TaskSettings,
+    inbox: queue.Queue,
+    on_result: Callable[[TrialResult], None],
+    replay: dict[str, dict] | None = None,
+    clock: Clock = time.time,
+) -> GridTiming:
+    """Run every spec as one Spark task; call ``on_result`` once per trial, as it arrives."""
+    payloads = [
+        {"trial_id": s.trial_id, "index": s.index, "params": s.params,
+         "is_baseline": s.is_baseline, "replay": replay[s.trial_id] if replay else None}
+        for s in specs
+    ]
+    task = functools.partial(run_trial, data_bc=data_bc, settings=settings)
+    received: dict[str, TrialResult] = {}
+
+    def accept(raw: dict) -> None:
+        if raw["trial_id"] in received:  # a task Spark re-ran after its result was sent
+            log.info("ignored a second result for %s", raw["trial_id"])
+            return
+        result = TrialResult.from_dict(raw)
+        result.dispatched_at = dispatched_at
+        result.received_at = clock()
+        result.phases = {
+            "waiting": result.started_at - dispatched_at,
+            **result.phases,
+            "collect": result.received_at - result.ended_at,
+        }
+        received[result.trial_id] = result
+        on_result(result)
+
+    dispatched_at = clock()
+    job = _Job(sc, f"bench-{settings.token}", f"bench: {settings.profile} {settings.mode.value}",
+               lambda: sc.parallelize(payloads, len(payloads)).map(task).collect())
+    job.start()
+    try:
+        while len(received) < len(specs) and (job.is_alive() or not inbox.empty()):
+            try:
+                message = inbox.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if message.get("token") == settings.token:  # anything else is from an older grid
+                accept(message["result"])
+        job.join()
+    except BaseException:
+        sc.cancelJobGroup(job.group)
+        job.join(timeout=30)
+        raise
+    if job.error is not None:
+        raise job.error
+    for raw in job.result or []:  # results the channel did not deliver
+        if raw["trial_id"] not in received:
+            accept(raw)
+    return GridTiming(dispatched_at, max(r.received_at for r in received.values()))

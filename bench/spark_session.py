@@ -1,0 +1,116 @@
+"""The SparkContext of one profile: its settings, waiting for executors, and a clean stop."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Iterator
+
+from pyspark import SparkConf, SparkContext
+
+from bench.cluster import Cluster
+from bench.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+def executor_environment(threads: int) -> dict[str, str]:
+    """The executors' environment for TensorFlow: threads from the profile, one fixed oneDNN
+    setting (it changes results), quiet logs, no GPU search."""
+    return {
+        "TF_NUM_INTRAOP_THREADS": str(threads),
+        "TF_NUM_INTEROP_THREADS": str(threads),
+        "OMP_NUM_THREADS": str(threads),
+        "TF_ENABLE_ONEDNN_OPTS": "0",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "CUDA_VISIBLE_DEVICES": "",
+        "KERAS_BACKEND": "tensorflow",
+        "PYTHONHASHSEED": "0",
+    }
+
+
+def spark_conf(cluster: Cluster, app_name: str) -> SparkConf:
+    profile = cluster.profile
+    conf = SparkConf(loadDefaults=False)
+    conf.setMaster(cluster.master_url).setAppName(app_name)
+    settings = {
+        "spark.executor.cores": profile.cores,
+        # A task takes all the cores its trial uses: one trial per node at a time by default.
+        "spark.task.cpus": profile.threads_per_trial,
+        "spark.cores.max": profile.nodes * profile.cores,
+        "spark.executor.memory": profile.executor_memory,
+        "spark.python.worker.reuse": "true",
+        "spark.locality.wait": "0s",  # trials have no data locality to wait for
+        "spark.ui.enabled": "false",  # no port to clash with another run on the host
+        "spark.scheduler.mode": "FIFO",
+        "spark.dynamicAllocation.enabled": "false",
+    }
+    if cluster.driver_host:
+        settings["spark.driver.host"] = cluster.driver_host
+        settings["spark.driver.bindAddress"] = cluster.driver_host
+    if cluster.python:
+        settings["spark.pyspark.python"] = cluster.python
+    for key, value in executor_environment(profile.threads_per_trial).items():
+        settings[f"spark.executorEnv.{key}"] = value
+    settings.update(profile.spark)  # the profile has the last word
+    for key, value in settings.items():
+        conf.set(key, str(value))
+    return conf
+
+
+@contextlib.contextmanager
+def spark_context(
+    cluster: Cluster, app_name: str, py_files: list[str], executor_timeout_s: float = 120.0
+) -> Iterator[SparkContext]:
+    """A SparkContext on ``cluster`` with every expected executor registered; stopped on exit."""
+    if cluster.driver_host:
+        os.environ.setdefault("SPARK_LOCAL_IP", cluster.driver_host)
+    if cluster.python:
+        os.environ["PYSPARK_PYTHON"] = cluster.python
+    sc = SparkContext(conf=spark_conf(cluster, app_name))
+    try:
+        sc.setLogLevel("ERROR")
+        for path in py_files:
+            sc.addPyFile(path)
+        _wait_for_executors(sc, cluster, executor_timeout_s)
+        yield sc
+    finally:
+        sc.stop()
+
+
+def _wait_for_executors(sc: SparkContext, cluster: Cluster, timeout_s: float) -> None:
+    expected = cluster.profile.nodes
+    deadline = time.monotonic() + timeout_s
+    while True:
+        # The status includes the driver's own block manager.
+        registered = sc._jsc.sc().getExecutorMemoryStatus().size() - 1
+        if registered >= expected:
+            log.info("%d executors registered on %s", registered, cluster.master_url)
+            return
+        if time.monotonic() > deadline:
+            raise UserError(
+                f"only {registered} of {expected} executors registered in {timeout_s:.0f} s",
+                where=f"cluster {cluster.master_url} (profile '{cluster.profile.name}')",
+                fix="check that the cluster has the nodes, cores and memory the profile says",
+            )
+        time.sleep(0.1)
+
+
+def shutdown_gateway() -> None:
+    """Stop the driver's JVM (py4j gateway) that PySpark keeps for the life of the process."""
+    gateway = SparkContext._gateway
+    if gateway is None:
+        return
+    proc = getattr(gateway, "proc", None)
+    with contextlib.suppress(Exception):
+        gateway.shutdown()
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except Exception:
+            proc.kill()
+    SparkContext._gateway = None
+    SparkContext._jvm = None

@@ -1,0 +1,124 @@
+"""Code that runs inside Spark tasks, on the executors' Python workers.
+
+A Python worker is reused for many tasks (``spark.python.worker.reuse``), so what one trial loads
+(TensorFlow, the broadcast dataset as floats) stays for the next; every trial still starts from its
+own seed, so its metrics do not depend on what ran before it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from bench.records import Mode, TrialResult, TrialStatus
+
+# Per worker: float32 copy of the broadcast dataset, keyed by broadcast id (one kept at a time).
+_FLOAT_DATA: dict[int, Any] = {}
+
+
+@dataclass(frozen=True)
+class TaskSettings:
+    """What every trial task of one grid run shares; pickled once into the job's closure."""
+
+    profile: str
+    mode: Mode
+    repeat: int
+    model: str
+    epochs: int
+    batch_size: int
+    seed: int
+    channel: tuple[str, int] | None  # where to send each result the moment it is ready
+    token: str  # identifies this grid run on the channel
+
+
+def executor_id() -> str:
+    """The executor this task runs in. Standalone executors run in <work>/<app-id>/<executor-id>;
+    elsewhere the Python worker's pid is the best identity there is."""
+    cwd = os.getcwd()
+    parent = os.path.basename(os.path.dirname(cwd))
+    return os.path.basename(cwd) if parent.startswith("app-") else f"pid-{os.getpid()}"
+
+
+def _float_data(data_bc: Any) -> Any:
+    cached = _FLOAT_DATA.get(data_bc.id)
+    if cached is None:
+        _FLOAT_DATA.clear()
+        cached = _FLOAT_DATA[data_bc.id] = data_bc.value.as_float32()
+    return cached
+
+
+def _attempt() -> int:
+    from pyspark import TaskContext
+
+    context = TaskContext.get()
+    return context.attemptNumber() if context is not None else 0
+
+
+def _send(channel: tuple[str, int] | None, message: dict) -> None:
+    """Best effort: the driver also gets every result from the job itself when it ends."""
+    if channel is None:
+        return
+    try:
+        with socket.create_connection(channel, timeout=10) as conn:
+            conn.sendall(json.dumps(message).encode() + b"\n")
+    except OSError as e:
+        print(f"bench: could not send a result to the driver at {channel}: {e}", file=sys.stderr)
+
+
+def run_trial(payload: dict, *, data_bc: Any, settings: TaskSettings) -> dict:
+    """One trial, measured or replayed: the body of one Spark task."""
+    started = time.time()
+    cold = "tensorflow" not in sys.modules
+    t = time.perf_counter()
+    data = _float_data(data_bc)
+    phases = {"fetch": time.perf_counter() - t}
+    replay = payload.get("replay")
+    if replay is not None:
+        # Only the compute is replayed: sleep for what build, train and evaluate took on 1 node.
+        time.sleep(sum(replay["phases"].values()))
+        phases.update(replay["phases"])
+        metrics = replay["metrics"]
+        cold = False
+    else:
+        from bench.training import train_and_evaluate
+
+        outcome = train_and_evaluate(
+            data, settings.model, payload["params"], epochs=settings.epochs,
+            batch_size=settings.batch_size, seed=settings.seed,
+        )
+        phases.update(outcome.phases)
+        metrics = {
+            "status": outcome.status.value, "error": outcome.error,
+            "val_error": outcome.val_error, "test_error": outcome.test_error,
+            "final_loss": outcome.final_loss,
+        }
+    result = TrialResult(
+        profile=settings.profile, mode=settings.mode, repeat=settings.repeat,
+        trial_id=payload["trial_id"], index=payload["index"], params=payload["params"],
+        is_baseline=payload["is_baseline"], status=TrialStatus(metrics["status"]),
+        error=metrics["error"], val_error=metrics["val_error"],
+        test_error=metrics["test_error"], final_loss=metrics["final_loss"],
+        started_at=started, ended_at=time.time(), phases=phases, executor_id=executor_id(),
+        host=socket.gethostname(), pid=os.getpid(), cold=cold, attempt=_attempt(),
+    ).to_dict()
+    _send(settings.channel, {"token": settings.token, "result": result})
+    return result
+
+
+def warm_up(partition: Any, *, tensorflow: bool) -> list[dict]:
+    """Runs once in every slot before the clock starts: import TensorFlow where trials need it."""
+    t = time.perf_counter()
+    already = "tensorflow" in sys.modules
+    if tensorflow:
+        from bench.training import warm_up as tensorflow_warm_up
+
+        tensorflow_warm_up()
+    return [{
+        "executor_id": executor_id(), "pid": os.getpid(), "seconds": time.perf_counter() - t,
+        "already_warm": already,
+    }]

@@ -1,0 +1,194 @@
+"""Workload definitions (``workloads/*.toml``): dataset, model, training settings, baseline, grids."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.errors import UserError
+from bench.hyperparameters import DATASETS, MODEL_HYPERPARAMETERS
+from bench.records import TrialSpec
+from bench.tomlfile import Table, load_toml, non_negative, positive
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_WORKLOAD = "digits-mlp"
+
+
+@dataclass(frozen=True)
+class DatasetSettings:
+    name: str
+    path: str | None = None  # mnist only: a keras .npz or a folder of the four IDX files
+    validation_size: int | None = None  # None: the dataset's own default
+    train_limit: int | None = None  # keep only the first N training examples
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    epochs: int
+    batch_size: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    path: Path
+    description: str
+    dataset: DatasetSettings
+    model: str  # a key of MODEL_HYPERPARAMETERS
+    training: TrainingSettings
+    baseline: dict[str, Any]  # a value for every hyperparameter of the model
+    grids: dict[str, dict[str, list[Any]]]  # grid name -> axis -> values, in file order
+    default_grid: str
+
+    def grid(self, name: str | None) -> dict[str, list[Any]]:
+        name = name or self.default_grid
+        if name not in self.grids:
+            raise UserError(
+                f"workload '{self.name}' has no grid '{name}'",
+                where=str(self.path),
+                fix=f"use one of: {', '.join(self.grids)}",
+            )
+        return self.grids[name]
+
+    def trials(self, grid_name: str | None = None) -> list[TrialSpec]:
+        """The grid's configurations plus the baseline, baseline first (MEASURE.md: "The baseline
+        configuration is always evaluated in the same run, on the same footing")."""
+        axes = self.grid(grid_name)
+        configs = [
+            {**self.baseline, **dict(zip(axes, values))}
+            for values in itertools.product(*axes.values())
+        ]
+        if self.baseline not in configs:
+            configs.insert(0, dict(self.baseline))
+        else:
+            configs.insert(0, configs.pop(configs.index(self.baseline)))
+        id_keys = list(axes) or list(self.baseline)
+        return [
+            TrialSpec(
+                trial_id=",".join(f"{k}={config[k]!r}" for k in id_keys),
+                index=i,
+                params=config,
+                is_baseline=(i == 0),
+            )
+            for i, config in enumerate(configs)
+        ]
+
+    def definition_hash(self, grid_name: str | None = None) -> str:
+        """Identifies what was measured: two runs compare only when these hashes agree."""
+        definition = {
+            "dataset": asdict(self.dataset),
+            "model": self.model,
+            "training": asdict(self.training),
+            "baseline": self.baseline,
+            "grid": self.grid(grid_name),
+        }
+        blob = json.dumps(definition, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def find_workload(name_or_path: str | None) -> Path:
+    """A path as given, or a name looked up in ./workloads and then the project's workloads/."""
+    arg = name_or_path or DEFAULT_WORKLOAD
+    if arg.endswith(".toml") or "/" in arg:
+        path = Path(arg)
+        if not path.is_file():
+            raise UserError(f"workload file not found: {arg}", fix="check the path")
+        return path
+    folders = [Path.cwd() / "workloads", PROJECT_ROOT / "workloads"]
+    for folder in folders:
+        if (folder / f"{arg}.toml").is_file():
+            return folder / f"{arg}.toml"
+    known = sorted({p.stem for f in folders if f.is_dir() for p in f.glob("*.toml")})
+    raise UserError(
+        f"unknown workload '{arg}'",
+        fix=f"use one of: {', '.join(known) or '(none found)'}, or a path to a .toml file",
+    )
+
+
+def load_workload(name_or_path: str | None = None) -> Workload:
+    path = find_workload(name_or_path)
+    top = Table(load_toml(path), str(path))
+    name = top.get("name", str, default=path.stem)
+    description = top.get("description", str, default="")
+
+    ds = top.table("dataset")
+    dataset = DatasetSettings(
+        name=ds.get("name", str, check=_one_of(DATASETS, "dataset")),
+        path=ds.get("path", str, default=None),
+        validation_size=ds.get("validation_size", int, default=None, check=positive),
+        train_limit=ds.get("train_limit", int, default=None, check=positive),
+    )
+    ds.finish()
+
+    md = top.table("model")
+    model = md.get("family", str, check=_one_of(MODEL_HYPERPARAMETERS, "model family"))
+    md.finish()
+    hyper = MODEL_HYPERPARAMETERS[model]
+
+    tr = top.table("training")
+    training = TrainingSettings(
+        epochs=tr.get("epochs", int, check=positive),
+        batch_size=tr.get("batch_size", int, check=positive),
+        seed=tr.get("seed", int, check=non_negative),
+    )
+    tr.finish()
+
+    bl = top.table("baseline")
+    baseline = {key: bl.get(key, hp.kind, check=hp.problem) for key, hp in hyper.items()}
+    bl.finish(known=list(hyper))
+
+    grids_table = top.table("grids")
+    grids: dict[str, dict[str, list[Any]]] = {}
+    for grid_name in list(grids_table.data):
+        grids[grid_name] = _read_grid(grids_table.table(grid_name), hyper)
+    if not grids:
+        raise UserError(
+            "no grids defined", where=str(path), fix="add a table like [grids.small] with lists"
+        )
+    default_grid = top.get(
+        "default_grid", str, default=next(iter(grids)), check=_one_of(grids, "grid")
+    )
+    top.finish()
+    return Workload(
+        name=name, path=path, description=description, dataset=dataset, model=model,
+        training=training, baseline=baseline, grids=grids, default_grid=default_grid,
+    )
+
+
+def _read_grid(table: Table, hyper: dict) -> dict[str, list[Any]]:
+    axes: dict[str, list[Any]] = {}
+    for key in list(table.data):
+        if key not in hyper:
+            table.finish(known=list(hyper))  # raises: names the key and the closest known one
+        values = table.get(key, list)
+        if not values:
+            raise UserError(f"'{key}' is an empty list", where=table.where,
+                            fix="give at least one value, or remove the key")
+        for value in values:
+            hp = hyper[key]
+            if isinstance(value, int) and not isinstance(value, bool) and hp.kind is float:
+                value = float(value)
+            if problem := hp.problem(value):
+                raise UserError(f"'{key}' value {problem}", where=table.where)
+        values = [float(v) if hyper[key].kind is float else v for v in values]
+        if len(set(values)) != len(values):
+            raise UserError(f"'{key}' lists a value twice: {values}", where=table.where)
+        axes[key] = values
+    if not axes:
+        raise UserError("empty grid", where=table.where, fix="add at least one hyperparameter list")
+    table.finish(known=list(hyper))
+    return axes
+
+
+def _one_of(choices, what: str):
+    def check(value: str) -> str | None:
+        if value in choices:
+            return None
+        return f"is an unknown {what} '{value}' (known: {', '.join(choices)})"
+
+    return check
