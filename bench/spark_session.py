@@ -44,6 +44,7 @@ def spark_conf(cluster: Cluster, app_name: str) -> SparkConf:
         "spark.python.worker.reuse": "true",
         "spark.locality.wait": "0s",  # trials have no data locality to wait for
         "spark.ui.enabled": "false",  # no port to clash with another run on the host
+        "spark.ui.showConsoleProgress": "false",  # bench draws its own progress bar
         "spark.scheduler.mode": "FIFO",
         "spark.dynamicAllocation.enabled": "false",
     }
@@ -54,6 +55,7 @@ def spark_conf(cluster: Cluster, app_name: str) -> SparkConf:
         settings["spark.pyspark.python"] = cluster.python
     for key, value in executor_environment(profile.threads_per_trial).items():
         settings[f"spark.executorEnv.{key}"] = value
+    settings.update(cluster.spark_settings())
     settings.update(profile.spark)  # the profile has the last word
     for key, value in settings.items():
         conf.set(key, str(value))

@@ -12,13 +12,15 @@ import os
 import socket
 import sys
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
 from bench.records import Mode, TrialResult, TrialStatus
 
-# Per worker: float32 copy of the broadcast dataset, keyed by broadcast id (one kept at a time).
-_FLOAT_DATA: dict[int, Any] = {}
+# Per worker: the float32 copy of a broadcast dataset (the broadcast object lives in PySpark's
+# registry for as long as the broadcast does; one copy is kept at a time).
+_FLOAT_DATA: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -45,10 +47,10 @@ def executor_id() -> str:
 
 
 def _float_data(data_bc: Any) -> Any:
-    cached = _FLOAT_DATA.get(data_bc.id)
+    cached = _FLOAT_DATA.get(data_bc)
     if cached is None:
         _FLOAT_DATA.clear()
-        cached = _FLOAT_DATA[data_bc.id] = data_bc.value.as_float32()
+        cached = _FLOAT_DATA[data_bc] = data_bc.value.as_float32()
     return cached
 
 

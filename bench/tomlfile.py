@@ -63,10 +63,12 @@ class Table:
         self._read.add(key)
         if key not in self.data:
             if default is _MISSING:
+                typo = difflib.get_close_matches(key, [str(k) for k in self.data], n=1)
                 raise UserError(
                     f"missing required key '{key}' ({_type_name(kind)})",
                     where=self.where,
-                    fix=f"add '{key} = ...' to this table",
+                    fix=f"did you mean '{key}' where it says '{typo[0]}'?" if typo
+                    else f"add '{key} = ...' to this table",
                 )
             return default
         value = self.data[key]

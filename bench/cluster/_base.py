@@ -29,6 +29,10 @@ class Cluster(abc.ABC):
         """Python the executors run; None leaves it to the cluster's own settings."""
         return None
 
+    def spark_settings(self) -> dict[str, str]:
+        """Spark settings this backend needs; the profile's own settings override them."""
+        return {}
+
     @abc.abstractmethod
     def start(self) -> None: ...
 
