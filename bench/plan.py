@@ -27,7 +27,9 @@ class PlannedProfile:
     reason: str
 
 
-def plan(profiles: list[ClusterProfile], choice: ModeChoice, host_cores: int) -> list[PlannedProfile]:
+def plan(
+    profiles: list[ClusterProfile], choice: ModeChoice, host_cores: int
+) -> list[PlannedProfile]:
     """Decide the modes of every profile; the 1-node reference runs first.
 
     Replay needs trial durations measured on one node, so a 1-node profile always runs measured.

@@ -76,7 +76,7 @@ class TrialResult:
     executor_id: str | None = None
     host: str | None = None
     pid: int | None = None
-    cold: bool = False  # TensorFlow was imported inside this trial: warm-up did not reach its worker
+    cold: bool = False  # TensorFlow was imported inside this trial: warm-up missed its worker
     attempt: int = 0
 
     @property

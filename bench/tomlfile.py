@@ -7,10 +7,11 @@ closest known key.
 from __future__ import annotations
 
 import difflib
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from bench.errors import UserError
 
@@ -32,8 +33,8 @@ def load_toml(path: Path) -> dict[str, Any]:
 
 def _type_name(kind: type | tuple[type, ...]) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
-    names = {int: "integer", float: "number", str: "string", bool: "true/false", list: "list",
-             dict: "table"}
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+             list: "a list", dict: "a table"}
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
@@ -78,7 +79,7 @@ class Table:
             value = float(value)
         if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
             raise UserError(
-                f"'{key}' must be a {_type_name(kind)}, got {value!r}", where=self.where
+                f"'{key}' must be {_type_name(kind)}, got {value!r}", where=self.where
             )
         if check is not None and (problem := check(value)):
             raise UserError(f"'{key}' {problem}", where=self.where)

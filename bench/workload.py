@@ -1,4 +1,4 @@
-"""Workload definitions (``workloads/*.toml``): dataset, model, training settings, baseline, grids."""
+"""Workload definitions (``workloads/*.toml``): dataset, model, training, baseline, grids."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ class Workload:
         configuration is always evaluated in the same run, on the same footing")."""
         axes = self.grid(grid_name)
         configs = [
-            {**self.baseline, **dict(zip(axes, values))}
+            {**self.baseline, **dict(zip(axes, values, strict=True))}
             for values in itertools.product(*axes.values())
         ]
         if self.baseline not in configs:

@@ -80,7 +80,7 @@ learning_rate = {rates}
 """
 
 
-def write_workload(folder: Path, epochs: int = 2, rates: str = "[0.1, 0.5, 1000.0]") -> Path:
+def write_workload(folder: Path, epochs: int = 2, rates: str = "[0.1, 0.5, 1e20]") -> Path:
     path = folder / "tiny.toml"
     path.write_text(textwrap.dedent(TINY_WORKLOAD.format(epochs=epochs, rates=rates)))
     return path
@@ -88,5 +88,5 @@ def write_workload(folder: Path, epochs: int = 2, rates: str = "[0.1, 0.5, 1000.
 
 @pytest.fixture
 def tiny_workload(tmp_path: Path) -> Path:
-    """Baseline + 3 trials, the last one diverging (learning rate 1000)."""
+    """Baseline + 3 trials, the last one diverging (learning rate 1e20 overflows float32)."""
     return write_workload(tmp_path)

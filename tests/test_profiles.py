@@ -56,7 +56,7 @@ BAD = [
      "not a Spark setting"),
     ("trials per node", lambda t: t.replace("cores = 1", "cores = 3\ntrials_per_node = 2"),
      "does not divide"),
-    ("string nodes", lambda t: t.replace("nodes = 2", 'nodes = "two"'), "must be a integer"),
+    ("string nodes", lambda t: t.replace("nodes = 2", 'nodes = "two"'), "must be an integer"),
 ]
 
 

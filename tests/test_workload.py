@@ -89,7 +89,7 @@ BAD = [
     ("not TOML", lambda t: t.replace("[model]", "[model"), "not valid TOML"),
     ("unknown top key", lambda t: t + '\nepoch = 3\n', "unknown key 'epoch'"),
     ("typo in a table", lambda t: t.replace("batch_size", "batchsize"), "did you mean 'batch_size' where it says 'batchsize'"),
-    ("wrong type", lambda t: t.replace("epochs = 2", 'epochs = "2"'), "'epochs' must be a integer"),
+    ("wrong type", lambda t: t.replace("epochs = 2", 'epochs = "2"'), "'epochs' must be an integer"),
     ("zero epochs", lambda t: t.replace("epochs = 2", "epochs = 0"), "greater than 0"),
     ("negative batch", lambda t: t.replace("batch_size = 32", "batch_size = -1"), "greater than 0"),
     ("unknown dataset", lambda t: t.replace('name = "digits"', 'name = "cifar"'),
@@ -117,7 +117,7 @@ BAD = [
      "missing required key 'grids'"),
     ("default grid unknown", lambda t: t.replace('default_grid = "small"', 'default_grid = "huge"'),
      "unknown grid 'huge'"),
-    ("boolean as a number", lambda t: t.replace("layers = 1", "layers = true"), "must be a integer"),
+    ("boolean as a number", lambda t: t.replace("layers = 1", "layers = true"), "must be an integer"),
 ]
 
 

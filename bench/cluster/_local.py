@@ -6,6 +6,7 @@ started here is stopped here, by its process id, on success, error and interrupt
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -175,10 +176,8 @@ class LocalStandaloneCluster(Cluster):
         procs, self._procs = self._procs, []
         family: list[psutil.Process] = []
         for proc in procs:
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 family += psutil.Process(proc.pid).children(recursive=True)
-            except psutil.NoSuchProcess:
-                pass
         for proc in reversed(procs):  # workers first, the master last
             if proc.poll() is None:
                 proc.terminate()
@@ -193,10 +192,8 @@ class LocalStandaloneCluster(Cluster):
         _, alive = psutil.wait_procs(family, timeout=_STOP_GRACE_S)
         for child in alive:  # executors and Python workers whose parent is gone
             log.warning("killing leftover process %d (%s)", child.pid, child.name())
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 child.kill()
-            except psutil.NoSuchProcess:
-                pass
         psutil.wait_procs(alive, timeout=_STOP_GRACE_S)
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)

@@ -113,7 +113,7 @@ def load_profile(name_or_path: str) -> ClusterProfile:
         value = spark_table.get(key, (str, int, float, bool))
         if not key.startswith("spark."):
             raise UserError(f"'{key}' is not a Spark setting", where=spark_table.where,
-                            fix="Spark settings start with 'spark.', e.g. \"spark.executor.memory\"")
+                            fix="Spark settings start with 'spark.'")
         spark[key] = str(value).lower() if isinstance(value, bool) else str(value)
     description = top.get("description", str, default="")
     top.finish()

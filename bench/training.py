@@ -1,0 +1,96 @@
+"""One trial's training and evaluation, as it runs inside a Spark task.
+
+The Python worker is reused for many trials, so each trial resets Keras and seeds everything:
+its metrics must not depend on what ran before it in the process.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bench.records import TrialStatus
+
+
+@dataclass
+class TrainOutcome:
+    status: TrialStatus
+    val_error: float | None = None
+    test_error: float | None = None
+    final_loss: float | None = None
+    phases: dict[str, float] = field(default_factory=dict)  # build, train, evaluate (seconds)
+    error: str | None = None
+
+
+def warm_up() -> float:
+    """Import TensorFlow and run one tiny model, so the first trial does not pay for it."""
+    begin = time.perf_counter()
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)  # determinism refuses random ops without a seed
+    tf.config.experimental.enable_op_determinism()
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(np.zeros((4, 2), np.float32), np.zeros((4, 1), np.float32), verbose=0)
+    keras.backend.clear_session()
+    return time.perf_counter() - begin
+
+
+def error_rate(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> float:
+    """Misclassified / n, from integer counts: exact, so runs compare bit for bit."""
+    logits = model.predict(x, batch_size=max(batch_size, 256), verbose=0)
+    wrong = int(np.count_nonzero(np.argmax(logits, axis=1) != y))
+    return wrong / len(y)
+
+
+def train_and_evaluate(
+    data: Any, family: str, params: dict[str, Any], *, epochs: int, batch_size: int, seed: int,
+    clock: Callable[[], float] = time.perf_counter,
+) -> TrainOutcome:
+    """Train ``family`` with ``params`` on ``data`` (a FloatData) and measure its errors.
+
+    A loss that turns NaN is DIVERGED; an exception is FAILED with its traceback. Both are
+    properties of the hyperparameters: they are returned, never raised, so Spark does not retry.
+    """
+    from bench.models import build_model
+
+    phases: dict[str, float] = {}
+    try:
+        import keras
+        import tensorflow as tf
+
+        t = clock()
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(seed)
+        tf.config.experimental.enable_op_determinism()
+        steps = math.ceil(len(data.x_train) / batch_size)
+        model = build_model(family, params, input_shape=data.input_shape,
+                            num_classes=data.num_classes, steps_per_epoch=steps)
+        phases["build"] = clock() - t
+
+        t = clock()
+        history = model.fit(data.x_train, data.y_train, epochs=epochs, batch_size=batch_size,
+                            shuffle=True, verbose=0,
+                            callbacks=[keras.callbacks.TerminateOnNaN()])
+        phases["train"] = clock() - t
+        losses = history.history.get("loss", [])
+        bad = next((i for i, loss in enumerate(losses) if not math.isfinite(loss)), None)
+        if bad is not None or len(losses) < epochs:
+            epoch = (bad if bad is not None else len(losses)) + 1
+            return TrainOutcome(TrialStatus.DIVERGED, phases=phases,
+                                error=f"the training loss became non-finite in epoch {epoch}")
+
+        t = clock()
+        val_error = error_rate(model, data.x_val, data.y_val, batch_size)
+        test_error = error_rate(model, data.x_test, data.y_test, batch_size)
+        phases["evaluate"] = clock() - t
+        return TrainOutcome(TrialStatus.OK, val_error, test_error, float(losses[-1]), phases)
+    except Exception:  # never BaseException: a Ctrl-C must stay an interrupt
+        return TrainOutcome(TrialStatus.FAILED, phases=phases, error=traceback.format_exc())

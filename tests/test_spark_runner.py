@@ -1,0 +1,129 @@
+"""The runner on a real 2-node local standalone cluster with real TensorFlow trials."""
+
+from __future__ import annotations
+
+import uuid
+
+import psutil
+import pytest
+
+from bench.cluster import LocalStandaloneCluster, load_profile
+from bench.datasets import load_dataset
+from bench.records import Mode, TrialSpec, TrialStatus
+from bench.result_channel import ResultChannel
+from bench.runner import run_grid, warm_up_workers
+from bench.spark_session import spark_context
+from bench.tasks import TaskSettings
+
+pytestmark = [pytest.mark.spark, pytest.mark.tensorflow, pytest.mark.slow]
+
+PARAMS = {"learning_rate": 0.1, "neurons": 16, "layers": 1, "momentum": 0.0}
+
+
+@pytest.fixture(scope="module")
+def two_nodes(tmp_path_factory):
+    """A 2-node cluster with TensorFlow warm in both slots, stopped after the module."""
+    profile = load_profile("2-node")
+    cluster = LocalStandaloneCluster(profile, tmp_path_factory.mktemp("logs"))
+    with cluster, spark_context(cluster, "bench tests", []) as sc, ResultChannel() as channel:
+        data_bc = sc.broadcast(load_dataset("digits", seed=3))
+        warmup_s, workers = warm_up_workers(sc, profile.slots, tensorflow=True)
+        yield {"sc": sc, "cluster": cluster, "channel": channel, "data": data_bc,
+               "workers": workers, "warmup_s": warmup_s}
+
+
+def cmdline(proc: psutil.Process) -> str:
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.Error:  # gone, or a zombie
+        return ""
+
+
+def settings(channel, mode=Mode.MEASURED, epochs=2) -> TaskSettings:
+    return TaskSettings(profile="2-node", mode=mode, repeat=0, model="mlp", epochs=epochs,
+                        batch_size=64, seed=5, channel=channel.address, token=uuid.uuid4().hex)
+
+
+def specs(*overrides: dict) -> list[TrialSpec]:
+    return [TrialSpec(f"t{i}", i, {**PARAMS, **o}, i == 0) for i, o in enumerate(overrides)]
+
+
+def test_cluster_is_separate_processes(two_nodes):
+    cluster = two_nodes["cluster"]
+    pids = cluster.pids()
+    assert len(pids) == 3  # a master and two workers
+    executors = [c for pid in pids[1:] for c in psutil.Process(pid).children(recursive=True)
+                 if "CoarseGrainedExecutorBackend" in cmdline(c)]
+    assert len(executors) == 2
+    assert len({w["executor_id"] for w in two_nodes["workers"]}) == 2  # warm-up reached both
+
+
+def test_each_trial_arrives_once_as_it_finishes_with_its_status(two_nodes):
+    sc, channel = two_nodes["sc"], two_nodes["channel"]
+    grid = specs({}, {"learning_rate": 0.5}, {"learning_rate": 1e20},  # overflows: diverges
+                 {"neurons": -3},  # keras raises: the trial fails, the grid goes on
+                 {"neurons": 32}, {"learning_rate": 0.05})
+    arrived = []
+    timing = run_grid(sc, grid, data_bc=two_nodes["data"], settings=settings(channel),
+                      inbox=channel.inbox, on_result=arrived.append)
+    assert sorted(r.trial_id for r in arrived) == [s.trial_id for s in grid]
+    status = {r.trial_id: r.status for r in arrived}
+    assert status == {"t0": TrialStatus.OK, "t1": TrialStatus.OK, "t2": TrialStatus.DIVERGED,
+                      "t3": TrialStatus.FAILED, "t4": TrialStatus.OK, "t5": TrialStatus.OK}
+    failed = next(r for r in arrived if r.trial_id == "t3")
+    assert "Traceback" in failed.error and failed.attempt == 0  # not retried by Spark
+    # Streamed: the first result reached the driver before the last trial had ended.
+    assert min(r.received_at for r in arrived) < max(r.ended_at for r in arrived)
+    assert timing.wall_s == pytest.approx(max(r.received_at for r in arrived) - timing.dispatched_at)
+    for r in arrived:
+        assert set(r.phases) >= {"waiting", "fetch", "collect"}
+        assert r.dispatched_at <= r.started_at <= r.ended_at <= r.received_at
+        assert not r.cold, "warm-up should have imported TensorFlow in every worker"
+    assert len({r.executor_id for r in arrived}) == 2  # both nodes worked
+
+
+def test_same_seed_same_metrics_whatever_ran_before(two_nodes):
+    sc, channel = two_nodes["sc"], two_nodes["channel"]
+
+    def run(grid):
+        out = []
+        run_grid(sc, grid, data_bc=two_nodes["data"], settings=settings(channel),
+                 inbox=channel.inbox, on_result=out.append)
+        return {r.params["learning_rate"]: (r.val_error, r.test_error, r.final_loss) for r in out}
+
+    first = run(specs({"learning_rate": 0.2}, {"learning_rate": 0.02}))
+    second = run(specs({"learning_rate": 0.02}, {"learning_rate": 0.7}, {"learning_rate": 0.2}))
+    assert first[0.2] == second[0.2] and first[0.02] == second[0.02]
+
+
+def test_replay_sleeps_for_the_recorded_phases_and_keeps_metrics(two_nodes):
+    sc, channel = two_nodes["sc"], two_nodes["channel"]
+    grid = specs({}, {"learning_rate": 0.5})
+    replay = {
+        s.trial_id: {"phases": {"build": 0.1, "train": 0.3, "evaluate": 0.1},
+                     "metrics": {"status": "ok", "error": None, "val_error": 0.25,
+                                 "test_error": 0.125, "final_loss": 0.5}}
+        for s in grid
+    }
+    out = []
+    run_grid(sc, grid, data_bc=two_nodes["data"], settings=settings(channel, Mode.REPLAY),
+             inbox=channel.inbox, on_result=out.append, replay=replay)
+    for r in out:
+        assert r.mode is Mode.REPLAY and r.test_error == 0.125
+        assert r.task_seconds >= 0.5
+
+
+def test_interrupt_cancels_the_grid_and_keeps_finished_trials(two_nodes):
+    sc, channel = two_nodes["sc"], two_nodes["channel"]
+    grid = specs(*[{"learning_rate": 0.01 * (i + 1)} for i in range(8)])
+    done = []
+
+    def on_result(result):
+        done.append(result)
+        raise KeyboardInterrupt  # as a Ctrl-C arriving after the first result
+
+    with pytest.raises(KeyboardInterrupt):
+        run_grid(sc, grid, data_bc=two_nodes["data"], settings=settings(channel, epochs=5),
+                 inbox=channel.inbox, on_result=on_result)
+    assert len(done) == 1
+    assert sc.statusTracker().getActiveJobsIds() == []  # the grid's job was cancelled
