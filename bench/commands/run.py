@@ -91,7 +91,7 @@ def main(args: argparse.Namespace) -> int:
           f"{', '.join(p.name for p in profiles)}; run directory {run.path}")
     try:
         run_experiment(workload, specs, planned, args.repeats, run, dataset)
-    except (KeyboardInterrupt, Exception):
+    except BaseException:  # re-raised: an error, Ctrl-C or SIGTERM all end here first
         # Whatever finished is on disk; say where, then let main() report the cause.
         with contextlib.suppress(Exception):
             write_report(run)

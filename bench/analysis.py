@@ -1,0 +1,223 @@
+"""A run's records turned into its figures: one typed summary that every printer reads."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench import figures
+from bench.records import PHASES, Mode, ProfileRun, TrialResult, TrialStatus
+
+_MODE_ORDER = {Mode.MEASURED: 0, Mode.REPLAY: 1, Mode.MODEL: 2}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One profile in one mode."""
+
+    name: str
+    mode: Mode
+    nodes: int
+    cores: int
+    slots: int
+    wall: figures.Stats
+    startup_s: float
+    warmup_s: float
+    oversubscribed: bool
+    speedup: float | None
+    speedup_interval: tuple[float, float] | None
+    efficiency: float | None
+    bound_makespan_s: float | None
+    bound_speedup: float | None
+    efficiency_vs_bound: float | None
+    karp_flatt: float | None
+    replay_error: float | None  # (replay - measured) / measured wall time, same profile
+    trials: dict[str, int]  # status -> count, in the latest repeat
+    cold_trials: int
+    phases_s: dict[str, float]  # mean seconds per trial
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    trial_id: str
+    profile: str
+    repeat: int
+    field: str
+    expected: Any
+    got: Any
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    source: str  # which profile's trials the block reads
+    baseline_params: dict[str, Any] | None
+    baseline_test_error: float | None
+    best_params: dict[str, Any] | None
+    best_trial_id: str | None
+    best_val_error: float | None
+    best_test_error: float | None
+    relative_error_reduction: float | None
+    metrics_identical: bool | None  # None: fewer than two measured sets to compare
+    compared: int  # measured (profile, repeat) sets compared
+    mismatches: list[Mismatch] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    workload: str
+    grid: str
+    reference: str | None  # the 1-node measured profile speedups are relative to
+    rows: list[Row]
+    accuracy: Accuracy | None
+    environment: dict[str, Any]
+    notes: list[str]
+
+
+def _key(r: TrialResult | ProfileRun) -> tuple[str, Mode]:
+    return (r.profile, r.mode)
+
+
+def summarize_run(
+    meta: dict, trials: list[TrialResult], profile_runs: list[ProfileRun]
+) -> RunSummary:
+    notes: list[str] = []
+    expected_trials = meta["workload"]["trials"]
+    runs_by_row: dict[tuple[str, Mode], list[ProfileRun]] = defaultdict(list)
+    for pr in profile_runs:
+        runs_by_row[_key(pr)].append(pr)
+    trials_by_row: dict[tuple[str, Mode], list[TrialResult]] = defaultdict(list)
+    for t in trials:
+        trials_by_row[_key(t)].append(t)
+
+    reference = next((k for k, runs in runs_by_row.items()
+                      if k[1] is Mode.MEASURED and runs[0].nodes == 1), None)
+    if reference is None:
+        notes.append("no 1-node measured profile finished: speedups need one")
+    ref_walls = [r.wall_s for r in runs_by_row[reference]] if reference else []
+    durations = _reference_durations(trials_by_row[reference]) if reference else []
+
+    rows = []
+    for key, runs in runs_by_row.items():
+        runs.sort(key=lambda r: r.repeat)
+        walls = [r.wall_s for r in runs]
+        first = runs[0]
+        wall = figures.describe(walls)
+        speedup = figures.speedup(statistics.fmean(ref_walls), wall.mean) if ref_walls else None
+        bound = figures.bound_makespan(durations, first.slots) if durations else None
+        latest = [t for t in trials_by_row[key] if t.repeat == runs[-1].repeat]
+        if len(latest) < expected_trials:
+            notes.append(f"{key[0]} ({key[1].value}): {len(latest)} of {expected_trials} trials "
+                         "have a result")
+        rows.append(Row(
+            name=key[0], mode=key[1], nodes=first.nodes, cores=first.cores, slots=first.slots,
+            wall=wall, startup_s=max(r.startup_s for r in runs),
+            warmup_s=statistics.fmean(r.warmup_s for r in runs),
+            oversubscribed=any(r.oversubscribed for r in runs),
+            speedup=speedup,
+            speedup_interval=figures.bootstrap_ratio_interval(ref_walls, walls),
+            efficiency=figures.efficiency(speedup, first.nodes) if speedup else None,
+            bound_makespan_s=bound,
+            bound_speedup=figures.bound_speedup(durations, first.slots) if durations else None,
+            efficiency_vs_bound=figures.efficiency_vs_bound(bound, wall.mean) if bound else None,
+            karp_flatt=figures.karp_flatt(speedup, first.nodes) if speedup else None,
+            replay_error=None,
+            trials=dict(Counter(t.status.value for t in latest)),
+            cold_trials=sum(t.cold for t in trials_by_row[key]),
+            phases_s=_mean_phases(trials_by_row[key]),
+        ))
+    rows = _with_replay_errors(rows)
+    rows.sort(key=lambda r: (r.nodes, r.name, _MODE_ORDER[r.mode]))
+    cold = sum(r.cold_trials for r in rows if r.mode is Mode.MEASURED)
+    if cold:
+        notes.append(f"{cold} measured trials imported TensorFlow themselves (warm-up missed "
+                     "their Python worker): their time includes it")
+    oversubscribed = [r.name for r in rows if r.oversubscribed]
+    if oversubscribed:
+        notes.append(f"oversubscribed (more nodes x cores than the host has): "
+                     f"{', '.join(oversubscribed)}; their measured speedup is not a real one")
+    if any(r.mode is Mode.REPLAY for r in rows):
+        notes.append("replay: the real Spark cluster of that size runs surrogate trials that "
+                     "sleep for the durations measured on 1 node; its metrics are copied from "
+                     "there and are not part of the identity check")
+    accuracy = _accuracy(reference, runs_by_row, trials_by_row)
+    return RunSummary(
+        run_id=meta.get("run_id", "?"), workload=meta["workload"]["name"],
+        grid=meta["workload"]["grid"], reference=reference[0] if reference else None,
+        rows=rows, accuracy=accuracy, environment=meta.get("environment", {}), notes=notes,
+    )
+
+
+def _reference_durations(trials: list[TrialResult]) -> list[float]:
+    """d_i: each trial's time inside its task on 1 node, averaged over repeats."""
+    by_trial: dict[str, list[float]] = defaultdict(list)
+    for t in trials:
+        if t.task_seconds is not None:
+            by_trial[t.trial_id].append(t.task_seconds)
+    return [statistics.fmean(v) for v in by_trial.values()]
+
+
+def _mean_phases(trials: list[TrialResult]) -> dict[str, float]:
+    return {p: statistics.fmean(t.phases.get(p, 0.0) for t in trials) for p in PHASES
+            if any(p in t.phases for t in trials)}
+
+
+def _with_replay_errors(rows: list[Row]) -> list[Row]:
+    measured = {r.name: r.wall.mean for r in rows if r.mode is Mode.MEASURED}
+    out = []
+    for r in rows:
+        if r.mode is Mode.REPLAY and r.name in measured:
+            error = (r.wall.mean - measured[r.name]) / measured[r.name]
+            r = Row(**{**r.__dict__, "replay_error": error})
+        out.append(r)
+    return out
+
+
+_COMPARED = ("status", "val_error", "test_error", "final_loss")
+
+
+def _accuracy(reference, runs_by_row, trials_by_row) -> Accuracy | None:
+    measured = sorted((k for k in runs_by_row if k[1] is Mode.MEASURED),
+                      key=lambda k: (k != reference, k[0]))
+    if not measured:
+        return None
+    source = measured[0]
+    base_set = {t.trial_id: t for t in trials_by_row[source] if t.repeat == 0}
+    baseline = next((t for t in base_set.values() if t.is_baseline), None)
+    ok = [t for t in base_set.values() if t.status is TrialStatus.OK]
+    best = min(ok, key=lambda t: (t.val_error, t.index), default=None)
+    mismatches: list[Mismatch] = []
+    sets = 0
+    for key in measured:
+        for repeat in sorted({t.repeat for t in trials_by_row[key]}):
+            if key == source and repeat == 0:
+                continue
+            sets += 1
+            for t in trials_by_row[key]:
+                if t.repeat != repeat or t.trial_id not in base_set:
+                    continue
+                expected = base_set[t.trial_id]
+                for name in _COMPARED:
+                    a, b = getattr(expected, name), getattr(t, name)
+                    if a != b:
+                        mismatches.append(Mismatch(t.trial_id, key[0], repeat, name,
+                                                   _plain(a), _plain(b)))
+    baseline_error = baseline.test_error if baseline else None
+    reduction = (figures.relative_error_reduction(baseline_error, best.test_error)
+                 if baseline_error is not None and best is not None else None)
+    return Accuracy(
+        source=source[0], baseline_params=baseline.params if baseline else None,
+        baseline_test_error=baseline_error, best_params=best.params if best else None,
+        best_trial_id=best.trial_id if best else None,
+        best_val_error=best.val_error if best else None,
+        best_test_error=best.test_error if best else None,
+        relative_error_reduction=reduction,
+        metrics_identical=(not mismatches) if sets else None, compared=sets + 1,
+        mismatches=mismatches,
+    )
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, TrialStatus) else value

@@ -1,0 +1,87 @@
+"""The figures of MEASURE.md as pure functions: no I/O, exact, tested with exact values."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Stats:
+    n: int
+    mean: float
+    sd: float  # sample standard deviation; 0 for one value
+    min: float
+    max: float
+
+
+def describe(values: Sequence[float]) -> Stats:
+    if not values:
+        raise ValueError("no values to describe")
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return Stats(len(values), statistics.fmean(values), sd, min(values), max(values))
+
+
+def speedup(t1: float, tn: float) -> float:
+    """S(N) = T(1) / T(N)."""
+    return t1 / tn
+
+
+def efficiency(speedup_n: float, nodes: int) -> float:
+    """E(N) = S(N) / N."""
+    return speedup_n / nodes
+
+
+def bound_makespan(durations: Sequence[float], slots: int) -> float:
+    """No schedule of these trials on ``slots`` finishes sooner: max(max d_i, sum d_i / slots)."""
+    return max(max(durations), sum(durations) / slots)
+
+
+def bound_speedup(durations: Sequence[float], slots: int) -> float:
+    """The speedup this grid allows on ``slots``: sum d_i / bound makespan."""
+    return sum(durations) / bound_makespan(durations, slots)
+
+
+def equal_trials_bound(trials: int, slots: int) -> float:
+    """For G equal trials: G / ceil(G / slots). 24 trials on 13 slots run in 2 waves: 12x."""
+    return trials / math.ceil(trials / slots)
+
+
+def efficiency_vs_bound(bound: float, wall: float) -> float:
+    """Bound makespan / T(N): how close the runner gets to what the grid allows."""
+    return bound / wall
+
+
+def karp_flatt(speedup_n: float, nodes: int) -> float | None:
+    """Serial fraction e = (1/S - 1/N) / (1 - 1/N); undefined on one node."""
+    if nodes <= 1:
+        return None
+    return (1 / speedup_n - 1 / nodes) / (1 - 1 / nodes)
+
+
+def relative_error_reduction(baseline_error: float, best_error: float) -> float | None:
+    """(err_baseline - err_best) / err_baseline; None when the baseline makes no error."""
+    if baseline_error == 0:
+        return None
+    return (baseline_error - best_error) / baseline_error
+
+
+def bootstrap_ratio_interval(
+    numerators: Sequence[float], denominators: Sequence[float], confidence: float = 0.95,
+    resamples: int = 10_000, seed: int = 0,
+) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of mean(numerators) / mean(denominators), each side
+    resampled on its own; None with fewer than two values on a side."""
+    if len(numerators) < 2 or len(denominators) < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    a, b = np.asarray(numerators, float), np.asarray(denominators, float)
+    ratios = (rng.choice(a, (resamples, len(a))).mean(axis=1)
+              / rng.choice(b, (resamples, len(b))).mean(axis=1))
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(ratios, [tail, 100 - tail])
+    return float(low), float(high)

@@ -1,0 +1,190 @@
+"""Printers: a RunSummary as a terminal table, a markdown report and summary.json.
+
+They only format; every figure is computed in bench.analysis.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from tabulate import tabulate
+
+from bench.analysis import Accuracy, Row, RunSummary
+from bench.records import FORMAT_VERSION, Mode
+
+DASH = "—"
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return DASH if value is None else f"{value:.{digits}f}"
+
+
+def _pct(value: float | None, digits: int = 2) -> str:
+    return DASH if value is None else f"{value * 100:.{digits}f} %"
+
+
+def _mode(row: Row) -> str:
+    return f"{row.mode.value} (oversubscribed)" if row.oversubscribed else row.mode.value
+
+
+def _speedup(row: Row) -> str:
+    text = _num(row.speedup)
+    if row.speedup_interval is not None:
+        low, high = row.speedup_interval
+        text += f" [{low:.2f}, {high:.2f}]"
+    return text
+
+
+def _params(params: dict[str, Any] | None) -> str:
+    return DASH if params is None else ", ".join(f"{k}={v:g}" for k, v in params.items())
+
+
+HEADERS = ["profile", "mode", "nodes", "slots", "Time (mean ± sd) s", "Range (min … max) s",
+           "speedup", "efficiency", "bound speedup", "eff. vs bound", "start-up s", "warm-up s"]
+
+
+def _rows(summary: RunSummary) -> list[list[str]]:
+    out = []
+    for r in summary.rows:
+        sd = f" ± {r.wall.sd:.2f}" if r.wall.n > 1 else ""
+        out.append([
+            r.name, _mode(r), str(r.nodes), str(r.slots), f"{r.wall.mean:.2f}{sd}",
+            f"{r.wall.min:.2f} … {r.wall.max:.2f}" if r.wall.n > 1 else DASH, _speedup(r),
+            _num(r.efficiency), _num(r.bound_speedup), _num(r.efficiency_vs_bound),
+            _num(r.startup_s, 1), _num(r.warmup_s, 1),
+        ])
+    return out
+
+
+def _identical(acc: Accuracy) -> str:
+    if acc.metrics_identical is None:
+        return "not checked (one measured profile)"
+    if acc.metrics_identical:
+        return f"yes ({acc.compared} measured runs bit-identical)"
+    return f"NO: {len(acc.mismatches)} differences"
+
+
+def _accuracy_rows(acc: Accuracy) -> list[list[str]]:
+    return [
+        ["baseline", _params(acc.baseline_params), _pct(acc.baseline_test_error)],
+        ["best on validation", _params(acc.best_params), _pct(acc.best_test_error)],
+        ["relative test-error reduction", "", _pct(acc.relative_error_reduction, 1)],
+        ["metrics identical across profiles", "", _identical(acc)],
+    ]
+
+
+def comparisons(summary: RunSummary) -> list[str]:
+    """hyperfine's wording: '2-node (measured) ran 1.87 times faster than local (measured)'."""
+    if summary.reference is None:
+        return []
+    lines = []
+    for r in summary.rows:
+        if r.speedup is None or (r.name == summary.reference and r.mode is Mode.MEASURED):
+            continue
+        interval = ""
+        if r.speedup_interval is not None:
+            interval = f" [95 % {r.speedup_interval[0]:.2f} … {r.speedup_interval[1]:.2f}]"
+        lines.append(f"{r.name} ({_mode(r)}) ran {r.speedup:.2f}{interval} times faster than "
+                     f"{summary.reference} (measured)")
+    return lines
+
+
+def to_table(summary: RunSummary) -> str:
+    parts = [tabulate(_rows(summary), headers=HEADERS, disable_numparse=True)]
+    parts += ["", *comparisons(summary)]
+    if summary.accuracy is not None:
+        parts += ["", f"Accuracy ({summary.workload}, grid '{summary.grid}', trials of "
+                      f"{summary.accuracy.source}):",
+                  tabulate(_accuracy_rows(summary.accuracy),
+                           headers=["", "configuration", "test error"], disable_numparse=True)]
+    if summary.notes:
+        parts += ["", *(f"note: {n}" for n in summary.notes)]
+    return "\n".join(parts)
+
+
+def to_markdown(summary: RunSummary, meta: dict) -> str:
+    md = [f"# {summary.workload}: grid '{summary.grid}'", "",
+          f"Run `{summary.run_id}`; speedups against `{summary.reference or DASH}` (1 node, "
+          "measured). Every row says where its figures come from: **measured** (real trials), "
+          "**replay** (the real cluster of that size running surrogate trials that sleep for the "
+          "1-node durations).", "",
+          tabulate(_rows(summary), headers=HEADERS, tablefmt="github", disable_numparse=True), ""]
+    md += [f"- {line}" for line in comparisons(summary)]
+    replayed = [r for r in summary.rows if r.replay_error is not None]
+    if replayed:
+        md += ["", "Replay error (replay vs measured wall time on the same profile): "
+               + ", ".join(f"{r.name} {r.replay_error * 100:+.1f} %" for r in replayed)]
+    if summary.accuracy is not None:
+        acc = summary.accuracy
+        md += ["", "## Accuracy", "",
+               f"The best configuration is chosen on the validation split; test errors are on "
+               f"the test split (trials of `{acc.source}`).", "",
+               tabulate(_accuracy_rows(acc), headers=["", "configuration", "test error"],
+                        tablefmt="github", disable_numparse=True)]
+        if acc.mismatches:
+            md += ["", "### Metric mismatches", "",
+                   tabulate([[m.trial_id, m.profile, m.repeat, m.field, m.expected, m.got]
+                             for m in acc.mismatches[:50]],
+                            headers=["trial", "profile", "repeat", "field", "expected", "got"],
+                            tablefmt="github")]
+    md += ["", "## Phases (mean seconds per trial)", "",
+           tabulate([[r.name, r.mode.value, *(_num(r.phases_s.get(p), 3) for p in _phases(summary))]
+                     for r in summary.rows], headers=["profile", "mode", *_phases(summary)],
+                    tablefmt="github", disable_numparse=True)]
+    if summary.notes:
+        md += ["", "## Notes", "", *(f"- {n}" for n in summary.notes)]
+    md += ["", "## Environment", "",
+           tabulate(sorted((k, str(v)) for k, v in summary.environment.items()),
+                    headers=["", ""], tablefmt="github"), ""]
+    return "\n".join(md)
+
+
+def _phases(summary: RunSummary) -> list[str]:
+    seen: list[str] = []
+    for r in summary.rows:
+        seen += [p for p in r.phases_s if p not in seen]
+    return seen
+
+
+def _finite(value: Any) -> Any:
+    """Strict JSON has no NaN or infinity."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def to_json(summary: RunSummary, meta: dict) -> dict:
+    """summary.json. The documented keys are stable: users' CI scripts read them."""
+    profiles = [{
+        "name": r.name, "mode": r.mode.value, "nodes": r.nodes, "cores": r.cores,
+        "slots": r.slots, "repeats": r.wall.n, "wall_s": r.wall.mean, "wall_sd_s": r.wall.sd,
+        "wall_min_s": r.wall.min, "wall_max_s": r.wall.max, "speedup": r.speedup,
+        "speedup_interval": r.speedup_interval, "efficiency": r.efficiency,
+        "bound_speedup": r.bound_speedup, "bound_makespan_s": r.bound_makespan_s,
+        "efficiency_vs_bound": r.efficiency_vs_bound, "karp_flatt": r.karp_flatt,
+        "startup_s": r.startup_s, "warmup_s": r.warmup_s, "oversubscribed": r.oversubscribed,
+        "replay_error": r.replay_error, "trials": r.trials, "cold_trials": r.cold_trials,
+        "phases_s": r.phases_s,
+    } for r in summary.rows]
+    acc = summary.accuracy
+    accuracy = None if acc is None else {
+        "source": acc.source, "baseline_params": acc.baseline_params,
+        "baseline_test_error": acc.baseline_test_error, "best_trial_id": acc.best_trial_id,
+        "best_params": acc.best_params, "best_val_error": acc.best_val_error,
+        "best_test_error": acc.best_test_error,
+        "relative_error_reduction": acc.relative_error_reduction,
+        "metrics_identical": acc.metrics_identical, "compared_runs": acc.compared,
+        "mismatches": [m.__dict__ for m in acc.mismatches],
+    }
+    return _finite({
+        "format_version": FORMAT_VERSION, "run_id": summary.run_id,
+        "workload": summary.workload, "grid": summary.grid,
+        "workload_hash": meta.get("workload", {}).get("hash"),
+        "reference": summary.reference, "profiles": profiles, "accuracy": accuracy,
+        "environment": summary.environment, "notes": summary.notes,
+    })

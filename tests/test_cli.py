@@ -1,0 +1,141 @@
+"""`bench` as a user runs it: a real run end to end, its files, and its exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import write_workload
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def bench(*args: str, cwd: Path = ROOT, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=600, **kwargs)
+
+
+def only_run_dir(out: Path) -> Path:
+    runs = [p for p in out.iterdir() if p.is_dir()]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+@pytest.mark.spark
+@pytest.mark.tensorflow
+@pytest.mark.slow
+def test_run_end_to_end_on_one_and_two_nodes(tmp_path, tiny_workload, no_leaks):
+    out = tmp_path / "runs"
+    done = bench("run", "--workload", str(tiny_workload), "--clusters", "local,2-node",
+                 "--out", str(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = only_run_dir(out)
+    assert str(run) in done.stdout
+    for line in ("local", "2-node", "measured", "replay"):
+        assert line in done.stdout
+
+    trials = [json.loads(line) for line in (run / "trials.jsonl").read_text().splitlines()]
+    rows = {(t["profile"], t["mode"]) for t in trials}
+    assert rows == {("local", "measured"), ("2-node", "measured"), ("2-node", "replay")}
+    for row in rows:  # every trial exactly once per profile and mode
+        ids = [t["trial_id"] for t in trials if (t["profile"], t["mode"]) == row]
+        assert len(ids) == len(set(ids)) == 4, (row, ids)
+    statuses = {t["trial_id"]: t["status"] for t in trials if t["profile"] == "local"}
+    assert statuses["learning_rate=1e+20"] == "diverged"
+
+    summary = json.loads((run / "summary.json").read_text())
+    by_row = {(p["name"], p["mode"]): p for p in summary["profiles"]}
+    assert set(by_row) == rows
+    for p in summary["profiles"]:
+        for key in ("name", "nodes", "slots", "mode", "wall_s", "speedup", "efficiency",
+                    "bound_speedup"):
+            assert key in p
+        assert p["wall_s"] > 0
+    assert by_row[("local", "measured")]["speedup"] == pytest.approx(1.0)
+    accuracy = summary["accuracy"]
+    for key in ("baseline_test_error", "best_test_error", "relative_error_reduction",
+                "metrics_identical"):
+        assert key in accuracy
+    # Same seed, same metrics: the 1-node and 2-node measured trials agree to the bit.
+    assert accuracy["metrics_identical"] is True
+    assert (run / "report.md").read_text().count("2-node") >= 2
+    meta = json.loads((run / "run.json").read_text())
+    assert meta["environment"]["spark"].startswith("4.")
+
+    again = bench("report", str(run))
+    assert again.returncode == 0 and "2-node" in again.stdout
+
+
+def _wait_for_trials(run_parent: Path, proc: subprocess.Popen, timeout: float = 240) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        runs = list(run_parent.glob("*/trials.jsonl")) if run_parent.exists() else []
+        if runs and runs[0].read_text().strip():
+            return runs[0].parent
+        time.sleep(0.5)
+    raise AssertionError("no trial finished in time")
+
+
+@pytest.mark.spark
+@pytest.mark.tensorflow
+@pytest.mark.slow
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+                         ids=["ctrl-c", "sigterm"])
+def test_interrupt_stops_everything_and_keeps_finished_trials(tmp_path, sig, code, no_leaks):
+    workload = write_workload(tmp_path, epochs=30, rates="[0.01, 0.02, 0.03, 0.04, 0.05, 0.06]")
+    out = tmp_path / "runs"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench", "run", "--workload", str(workload), "--clusters", "local",
+         "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        run = _wait_for_trials(out, proc)
+        proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == code, stderr[-3000:]
+    assert "finished trials are in" in stdout
+    finished = (run / "trials.jsonl").read_text().splitlines()
+    assert 1 <= len(finished) < 7
+    assert "Traceback" not in stderr
+
+
+BAD_INVOCATIONS = [
+    (["run", "--workload", "no-such-workload"], "unknown workload"),
+    (["run", "--clusters", "local,99-node"], "unknown cluster profile '99-node'"),
+    (["run", "--grid", "enormous"], "has no grid 'enormous'"),
+    (["run", "--clusters", "13-node"], "no 1-node profile"),
+    (["report", "/"], "not a run directory"),
+]
+
+
+@pytest.mark.parametrize("args,message", BAD_INVOCATIONS, ids=[m for _, m in BAD_INVOCATIONS])
+def test_user_mistakes_exit_2_without_traceback(tmp_path, args, message):
+    done = bench(*args, "--out", str(tmp_path / "runs")) if args[0] == "run" else bench(*args)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "runs").exists()  # nothing half-written
+
+
+def test_repeats_must_be_positive():
+    done = bench("run", "--repeats", "0")
+    assert done.returncode == 2 and "must be a whole number of 1 or more" in done.stderr
+
+
+def test_missing_java_is_reported_before_anything_starts(tmp_path, tiny_workload):
+    env = {**os.environ, "PATH": "/usr/bin/nonexistent", "JAVA_HOME": str(tmp_path)}
+    done = bench("run", "--workload", str(tiny_workload), "--clusters", "local",
+                 "--out", str(tmp_path / "runs"), env=env)
+    assert done.returncode == 2
+    assert "Java was not found" in done.stderr and "openjdk-17" in done.stderr
+    assert not (tmp_path / "runs").exists()
