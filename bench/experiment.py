@@ -19,7 +19,7 @@ from bench.cluster import cluster_for
 from bench.cluster.profile import memory_mb
 from bench.plan import PlannedProfile
 from bench.preflight import check_memory
-from bench.records import Mode, ProfileRun, TrialResult, TrialSpec
+from bench.records import COMPUTE_PHASES, Mode, ProfileRun, TrialResult, TrialSpec
 from bench.result_channel import ResultChannel
 from bench.rundir import RunDirectory
 from bench.runner import run_grid, warm_up_workers
@@ -46,7 +46,7 @@ def replay_payloads(reference: list[TrialResult]) -> dict[str, dict]:
     for trial_id, results in by_trial.items():
         phases = {
             name: statistics.fmean(r.phases.get(name, 0.0) for r in results)
-            for name in ("build", "train", "evaluate")
+            for name in COMPUTE_PHASES
         }
         first = results[0]
         payloads[trial_id] = {

@@ -37,8 +37,16 @@ def efficiency(speedup_n: float, nodes: int) -> float:
 
 
 def bound_makespan(durations: Sequence[float], slots: int) -> float:
-    """No schedule of these trials on ``slots`` finishes sooner: max(max d_i, sum d_i / slots)."""
-    return max(max(durations), sum(durations) / slots)
+    """No schedule of these trials on ``slots`` finishes sooner.
+
+    MEASURE.md's max(max d_i, sum d_i / slots), tightened by waves: a trial is never split, so
+    of the j x slots + 1 longest trials some slot runs j + 1, and the makespan is at least
+    (j + 1) times the shortest of them. For G equal trials this is MEASURE.md's G / ceil(G / slots)
+    speedup (24 trials on 13 slots: 2 waves, 12x), which the first formula alone misses (13x).
+    """
+    ordered = sorted(durations, reverse=True)
+    waves = max((j + 1) * ordered[j * slots] for j in range((len(ordered) - 1) // slots + 1))
+    return max(ordered[0], sum(ordered) / slots, waves)
 
 
 def bound_speedup(durations: Sequence[float], slots: int) -> float:

@@ -16,7 +16,9 @@ FORMAT_VERSION = 1
 
 # Phases of one trial, in order. "waiting" is dispatch -> start on the executor; "collect" is end on
 # the executor -> result at the driver. The middle ones are measured inside the Spark task.
-PHASES = ("waiting", "fetch", "build", "train", "evaluate", "collect")
+PHASES = ("waiting", "fetch", "build", "train", "evaluate", "cleanup", "collect")
+# What replay sleeps for: the trial's own compute, as measured on 1 node.
+COMPUTE_PHASES = ("build", "train", "evaluate", "cleanup")
 
 
 class TrialStatus(str, enum.Enum):

@@ -87,8 +87,12 @@ def run_trial(payload: dict, *, data_bc: Any, settings: TaskSettings) -> dict:
         metrics = replay["metrics"]
         cold = False
     else:
-        from bench.training import train_and_evaluate
+        from bench.training import freeze_imports, train_and_evaluate
 
+        if cold:  # the warm-up missed this worker: at least keep the next trials fast
+            import tensorflow  # noqa: F401
+
+            freeze_imports()
         outcome = train_and_evaluate(
             data, settings.model, payload["params"], epochs=settings.epochs,
             batch_size=settings.batch_size, seed=settings.seed,

@@ -26,9 +26,17 @@ def test_bound_for_equal_trials_is_waves():
     assert f.equal_trials_bound(26, 13) == 13.0
     assert f.equal_trials_bound(19, 13) == 9.5
     durations = [2.0] * 24
-    assert f.bound_makespan(durations, 13) == pytest.approx(48 / 13)
-    # sum / slots is a lower bound too: equal trials cannot beat whole waves only in practice
-    assert f.bound_speedup(durations, 13) == pytest.approx(13.0)
+    # indivisible trials: 2 waves, not sum / slots = 48 / 13 s
+    assert f.bound_makespan(durations, 13) == 4.0
+    assert f.bound_speedup(durations, 13) == 12.0
+    assert f.bound_speedup([2.0] * 19, 13) == f.equal_trials_bound(19, 13) == 9.5
+    assert f.bound_speedup([2.0] * 26, 13) == 13.0
+
+
+def test_waves_of_unequal_trials():
+    # 4 trials on 3 slots: the longest trial (3.0) beats sum / 3 = 2.67 and 2 x 1.0
+    assert f.bound_makespan([3.0, 2.5, 1.5, 1.0], 3) == 3.0
+    assert f.bound_makespan([2.0, 2.0, 2.0, 1.9], 3) == 3.8  # two waves, the 2nd of 1.9 s
 
 
 def test_one_long_trial_dominates_the_bound():
