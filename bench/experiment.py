@@ -16,9 +16,7 @@ from tqdm import tqdm
 
 import bench
 from bench.cluster import cluster_for
-from bench.cluster.profile import memory_mb
 from bench.plan import PlannedProfile
-from bench.preflight import check_memory
 from bench.records import COMPUTE_PHASES, Mode, ProfileRun, TrialResult, TrialSpec
 from bench.result_channel import ResultChannel
 from bench.rundir import RunDirectory
@@ -81,18 +79,15 @@ def _run_profile(
     run_dir: RunDirectory, dataset: Any, archive: str, reference: list[TrialResult],
 ) -> list[TrialResult]:
     profile = pp.profile
-    if profile.is_local:
-        check_memory(profile.name, profile.nodes, memory_mb(profile.executor_memory),
-                     tensorflow=Mode.MEASURED in pp.modes)
     measured: list[TrialResult] = []
     begin = time.perf_counter()
     cluster = cluster_for(profile, run_dir.logs(profile.name))
     with cluster, spark_context(cluster, f"bench {run_dir.run_id} {profile.name}",
                                 [archive]) as sc:
         startup_s = time.perf_counter() - begin
+        # Executors reach the driver at this address already; the channel listens there too.
         driver_host = sc.getConf().get("spark.driver.host")
-        bind = driver_host if profile.is_local else "0.0.0.0"
-        with ResultChannel(bind, advertised_host=driver_host) as channel:
+        with ResultChannel(driver_host) as channel:
             data_bc = sc.broadcast(dataset)
             for mode in pp.modes:
                 warmup_s, workers = warm_up_workers(sc, profile.slots,

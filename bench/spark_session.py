@@ -7,6 +7,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from pyspark import SparkConf, SparkContext
 
@@ -14,6 +15,8 @@ from bench.cluster import Cluster
 from bench.errors import UserError
 
 log = logging.getLogger(__name__)
+
+DRIVER_LOGGING = Path(__file__).with_name("log4j2.properties")
 
 
 def executor_environment(threads: int) -> dict[str, str]:
@@ -47,6 +50,8 @@ def spark_conf(cluster: Cluster, app_name: str) -> SparkConf:
         "spark.ui.showConsoleProgress": "false",  # bench draws its own progress bar
         "spark.scheduler.mode": "FIFO",
         "spark.dynamicAllocation.enabled": "false",
+        # Read when the driver's JVM starts (the first context of the process).
+        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{DRIVER_LOGGING}",
     }
     if cluster.driver_host:
         settings["spark.driver.host"] = cluster.driver_host
@@ -69,9 +74,12 @@ def spark_context(
     """A SparkContext on ``cluster`` with every expected executor registered; stopped on exit."""
     if cluster.driver_host:
         os.environ.setdefault("SPARK_LOCAL_IP", cluster.driver_host)
-    if cluster.python:
-        os.environ["PYSPARK_PYTHON"] = cluster.python
-    sc = SparkContext(conf=spark_conf(cluster, app_name))
+    conf = spark_conf(cluster, app_name)
+    # PySpark takes the executors' Python from this variable, not from the setting.
+    python = conf.get("spark.pyspark.python")
+    if python:
+        os.environ["PYSPARK_PYTHON"] = python
+    sc = SparkContext(conf=conf)
     try:
         sc.setLogLevel("ERROR")
         for path in py_files:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from conftest import write_workload
 
@@ -139,3 +141,40 @@ def test_missing_java_is_reported_before_anything_starts(tmp_path, tiny_workload
     assert done.returncode == 2
     assert "Java was not found" in done.stderr and "openjdk-17" in done.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_an_unreachable_master_is_a_user_error(tmp_path):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    profile = tmp_path / "gone.toml"
+    profile.write_text(f'master = "spark://127.0.0.1:{port}"\nnodes = 2\ncores = 1\n'
+                       'memory = "1g"\n')
+    done = bench("run", "--clusters", str(profile), "--mode", "measured",
+                 "--out", str(tmp_path / "runs"))
+    assert done.returncode == 2, done.stderr
+    assert "unreachable" in done.stderr and str(profile) in done.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.spark
+@pytest.mark.tensorflow
+@pytest.mark.slow
+def test_a_profile_with_a_master_uses_that_cluster(tmp_path, tiny_workload, no_leaks):
+    """The existing-cluster path, against a cluster this test starts and stops itself."""
+    from bench.cluster import LocalStandaloneCluster, load_profile
+
+    cluster = LocalStandaloneCluster(load_profile("2-node"), tmp_path / "logs")
+    with cluster:
+        profile = tmp_path / "theirs.toml"
+        # as a user of a real cluster would: name the workers' Python that has bench's packages
+        profile.write_text(f'master = "{cluster.master_url}"\nnodes = 2\ncores = 1\n'
+                           f'memory = "2g"\n[spark]\n"spark.pyspark.python" = "{sys.executable}"\n')
+        env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}
+        done = bench("run", "--workload", str(tiny_workload), "--clusters", str(profile),
+                     "--mode", "measured", "--out", str(tmp_path / "runs"), env=env)
+        assert done.returncode == 0, done.stderr[-3000:]
+        executors = {json.loads(line)["executor_id"] for line in
+                     (only_run_dir(tmp_path / "runs") / "trials.jsonl").read_text().splitlines()}
+        assert executors == {"0", "1"}
+        assert cluster.pids() and all(psutil.pid_exists(p) for p in cluster.pids())  # not ours

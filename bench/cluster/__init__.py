@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.cluster._base import Cluster
-from bench.cluster._existing import ExistingCluster
+from bench.cluster._existing import ExistingCluster, check_reachable
 from bench.cluster._local import LocalStandaloneCluster
 from bench.cluster.profile import ClusterProfile, load_profile, load_profiles
 
 __all__ = [
-    "Cluster", "ClusterProfile", "ExistingCluster", "LocalStandaloneCluster", "cluster_for",
+    "Cluster", "ClusterProfile", "ExistingCluster", "LocalStandaloneCluster", "check_reachable",
+    "cluster_for",
     "load_profile", "load_profiles",
 ]
 

@@ -6,6 +6,7 @@ import socket
 from urllib.parse import urlparse
 
 from bench.cluster._base import Cluster
+from bench.cluster.profile import ClusterProfile
 from bench.errors import UserError
 
 
@@ -16,21 +17,24 @@ class ExistingCluster(Cluster):
         return self.profile.master
 
     def start(self) -> None:
-        if self.master_url.startswith("spark://"):
-            self._check_reachable()
+        check_reachable(self.profile)
 
     def stop(self) -> None:
         pass  # not ours to stop
 
-    def _check_reachable(self) -> None:
-        url = urlparse(self.master_url)
-        host, port = url.hostname or "", url.port or 7077
-        try:
-            with socket.create_connection((host, port), timeout=5):
-                pass
-        except OSError as e:
-            raise UserError(
-                f"the Spark master {self.master_url} is unreachable ({e.strerror or e})",
-                where=f"cluster profile '{self.profile.name}' ({self.profile.path})",
-                fix="start the cluster, or correct 'master' in the profile",
-            ) from None
+
+def check_reachable(profile: ClusterProfile) -> None:
+    """A spark:// master answers on its port; YARN and Kubernetes are left to Spark to reach."""
+    if profile.master is None or not profile.master.startswith("spark://"):
+        return
+    url = urlparse(profile.master)
+    host, port = url.hostname or "", url.port or 7077
+    try:
+        with socket.create_connection((host, port), timeout=5):
+            pass
+    except OSError as e:
+        raise UserError(
+            f"the Spark master {profile.master} is unreachable ({e.strerror or e})",
+            where=f"cluster profile '{profile.name}' ({profile.path})",
+            fix="start the cluster, or correct 'master' in the profile",
+        ) from None

@@ -8,15 +8,16 @@ import time
 from pathlib import Path
 
 from bench import __version__
-from bench.cluster.profile import DEFAULT_PROFILES, load_profiles
+from bench.cluster import check_reachable
+from bench.cluster.profile import DEFAULT_PROFILES, load_profiles, memory_mb
 from bench.commands.report import write_report
 from bench.datasets import load_dataset
 from bench.environment import capture
 from bench.errors import UserError
 from bench.experiment import run_experiment
 from bench.plan import ModeChoice, plan
-from bench.preflight import check_java, usable_cores
-from bench.records import FORMAT_VERSION
+from bench.preflight import check_java, check_memory, usable_cores
+from bench.records import FORMAT_VERSION, Mode
 from bench.rundir import REPORT, RunDirectory
 from bench.spark_session import shutdown_gateway
 from bench.workload import PROJECT_ROOT, load_workload
@@ -64,6 +65,13 @@ def main(args: argparse.Namespace) -> int:
     planned = plan(profiles, ModeChoice(args.mode), usable_cores())
     _check_node_type(profiles)
     java = check_java()
+    for pp in planned:  # each cluster: reachable, or small enough for this host
+        if pp.profile.is_local:
+            check_memory(pp.profile.name, pp.profile.nodes,
+                         memory_mb(pp.profile.executor_memory),
+                         tensorflow=Mode.MEASURED in pp.modes)
+        else:
+            check_reachable(pp.profile)
     dataset = load_dataset(
         workload.dataset.name, seed=workload.training.seed, path=workload.dataset.path,
         validation_size=workload.dataset.validation_size,
