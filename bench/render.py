@@ -90,9 +90,19 @@ def comparisons(summary: RunSummary) -> list[str]:
     return lines
 
 
+def replay_errors(summary: RunSummary) -> str | None:
+    replayed = [r for r in summary.rows if r.replay_error is not None]
+    if not replayed:
+        return None
+    return ("replay error (replay vs measured wall time, same profile): "
+            + ", ".join(f"{r.name} {r.replay_error * 100:+.1f} %" for r in replayed))
+
+
 def to_table(summary: RunSummary) -> str:
     parts = [tabulate(_rows(summary), headers=HEADERS, disable_numparse=True)]
     parts += ["", *comparisons(summary)]
+    if line := replay_errors(summary):
+        parts.append(line)
     if summary.accuracy is not None:
         parts += ["", f"Accuracy ({summary.workload}, grid '{summary.grid}', trials of "
                       f"{summary.accuracy.source}):",
@@ -111,10 +121,8 @@ def to_markdown(summary: RunSummary, meta: dict) -> str:
           "1-node durations).", "",
           tabulate(_rows(summary), headers=HEADERS, tablefmt="github", disable_numparse=True), ""]
     md += [f"- {line}" for line in comparisons(summary)]
-    replayed = [r for r in summary.rows if r.replay_error is not None]
-    if replayed:
-        md += ["", "Replay error (replay vs measured wall time on the same profile): "
-               + ", ".join(f"{r.name} {r.replay_error * 100:+.1f} %" for r in replayed)]
+    if line := replay_errors(summary):
+        md += ["", line[0].upper() + line[1:]]
     if summary.accuracy is not None:
         acc = summary.accuracy
         md += ["", "## Accuracy", "",

@@ -69,6 +69,8 @@ def test_figures_of_a_run_with_measured_and_replayed_rows():
     assert acc.relative_error_reduction == 0.5
     assert acc.metrics_identical is True and acc.compared == 2  # replay is not compared
     assert any("replay" in n for n in s.notes)
+    assert "replay error (replay vs measured wall time, same profile): 2-node -20.0 %" \
+        in to_table(s)
 
 
 def test_a_metric_that_differs_is_named():
