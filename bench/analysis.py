@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from bench import figures
-from bench.records import PHASES, Mode, ProfileRun, TrialResult, TrialStatus
+from bench.records import COMPUTE_PHASES, PHASES, Mode, ProfileRun, TrialResult, TrialStatus
 
 _MODE_ORDER = {Mode.MEASURED: 0, Mode.REPLAY: 1, Mode.MODEL: 2}
 
@@ -37,6 +38,11 @@ class Row:
     trials: dict[str, int]  # status -> count, in the latest repeat
     cold_trials: int
     phases_s: dict[str, float]  # mean seconds per trial
+    wall_samples_s: list[float] = field(default_factory=list)  # one per repeat, in order
+    overhead_per_trial_s: float | None = None  # (T - bound) / (trials per slot)
+    # Measured rows: each trial's compute (build + train + evaluate + cleanup), mean over repeats
+    trial_compute_s: dict[str, float] = field(default_factory=dict)
+    spark: dict[str, float] | None = None  # jobs, tasks, task_failures per repeat (mean)
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,9 @@ class RunSummary:
     accuracy: Accuracy | None
     environment: dict[str, Any]
     notes: list[str]
+    # Every trial's outcome on the accuracy source (repeat 0): what "same seed, same metrics"
+    # compares across runs.
+    trial_metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _key(r: TrialResult | ProfileRun) -> tuple[str, Mode]:
@@ -108,6 +117,7 @@ def summarize_run(
         speedup = figures.speedup(statistics.fmean(ref_walls), wall.mean) if ref_walls else None
         bound = figures.bound_makespan(durations, first.slots) if durations else None
         latest = [t for t in trials_by_row[key] if t.repeat == runs[-1].repeat]
+        spark_counts = [r for r in runs if r.spark_tasks is not None]
         if len(latest) < expected_trials:
             notes.append(f"{key[0]} ({key[1].value}): {len(latest)} of {expected_trials} trials "
                          "have a result")
@@ -127,6 +137,14 @@ def summarize_run(
             trials=dict(Counter(t.status.value for t in latest)),
             cold_trials=sum(t.cold for t in trials_by_row[key]),
             phases_s=_mean_phases(trials_by_row[key]),
+            wall_samples_s=walls,
+            overhead_per_trial_s=(figures.overhead_per_trial(wall.mean, bound, first.trials,
+                                                             first.slots) if bound else None),
+            trial_compute_s=(_compute_per_trial(trials_by_row[key])
+                             if key[1] is Mode.MEASURED else {}),
+            spark={name: _per_repeat(getattr(r, name) for r in spark_counts)
+                   for name in ("spark_jobs", "spark_tasks", "task_failures")}
+            if spark_counts else None,
         ))
     rows = _with_replay_errors(rows)
     rows.sort(key=lambda r: (r.nodes, r.name, _MODE_ORDER[r.mode]))
@@ -142,12 +160,39 @@ def summarize_run(
         notes.append("replay: the real Spark cluster of that size runs surrogate trials that "
                      "sleep for the durations measured on 1 node; its metrics are copied from "
                      "there and are not part of the identity check")
+    knobs = {k: v for k, v in meta.get("test_knobs", {}).items() if v}
+    if knobs:
+        notes.append("TEST KNOB ON, figures made worse on purpose (bench.test_knobs): "
+                     + ", ".join(f"{k}={v}" for k, v in knobs.items()))
     accuracy = _accuracy(reference, runs_by_row, trials_by_row)
     return RunSummary(
         run_id=meta.get("run_id", "?"), workload=meta["workload"]["name"],
         grid=meta["workload"]["grid"], reference=reference[0] if reference else None,
         rows=rows, accuracy=accuracy, environment=meta.get("environment", {}), notes=notes,
+        trial_metrics=_trial_metrics(accuracy, trials_by_row),
     )
+
+
+def _per_repeat(counts: Iterable[int]) -> float:
+    """Mean count per repeat; a whole number stays an int (it is compared exactly)."""
+    mean = statistics.fmean(counts)
+    return int(mean) if mean.is_integer() else mean
+
+
+def _compute_per_trial(trials: list[TrialResult]) -> dict[str, float]:
+    by_trial: dict[str, list[float]] = defaultdict(list)
+    for t in trials:
+        by_trial[t.trial_id].append(sum(t.phases.get(p, 0.0) for p in COMPUTE_PHASES))
+    return {trial_id: statistics.fmean(v) for trial_id, v in by_trial.items()}
+
+
+def _trial_metrics(accuracy: Accuracy | None, trials_by_row) -> dict[str, dict[str, Any]]:
+    if accuracy is None:
+        return {}
+    source = trials_by_row[(accuracy.source, Mode.MEASURED)]
+    return {t.trial_id: {"status": t.status.value, "val_error": t.val_error,
+                         "test_error": t.test_error}
+            for t in sorted(source, key=lambda t: t.index) if t.repeat == 0}
 
 
 def _reference_durations(trials: list[TrialResult]) -> list[float]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
+import json
 import os
 import platform
 import subprocess
@@ -41,6 +43,18 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def hardware() -> dict[str, Any]:
+    """What kind of machine this is: the part of the environment a machine fingerprint reads."""
+    return {
+        "os": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_model": cpu_model(),
+        "cores": os.cpu_count(),
+        "usable_cores": usable_cores(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+    }
+
+
 def capture(java: str, source: Path) -> dict[str, Any]:
     """Versions, hardware and load at the start of a run. ``source``: the bench checkout."""
     commit = _git("rev-parse", "HEAD", cwd=source)
@@ -52,10 +66,18 @@ def capture(java: str, source: Path) -> dict[str, Any]:
         "spark": _version("pyspark"),
         "tensorflow": _version("tensorflow-cpu", "tensorflow"),
         "java": java,
-        "os": platform.platform(),
-        "cpu_model": cpu_model(),
-        "cores": os.cpu_count(),
-        "usable_cores": usable_cores(),
-        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        **hardware(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def machine_fingerprint(environment: dict[str, Any]) -> str:
+    """Names the kind of machine a run was measured on: absolute times compare only on one kind.
+
+    From what shapes the figures (CPU model, usable cores, memory in whole GiB, OS and
+    architecture), not from the host name: two CI machines of one size share a fingerprint.
+    """
+    parts = [environment.get("cpu_model"), environment.get("usable_cores"),
+             round(environment.get("memory_gib") or 0), (environment.get("os") or "").split("-")[0],
+             environment.get("machine")]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:12]

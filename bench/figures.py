@@ -64,6 +64,11 @@ def efficiency_vs_bound(bound: float, wall: float) -> float:
     return bound / wall
 
 
+def overhead_per_trial(wall: float, bound: float, trials: int, slots: int) -> float:
+    """(T(N) - bound makespan) / (trials per slot): what each trial cost beyond its own work."""
+    return (wall - bound) / (trials / slots)
+
+
 def karp_flatt(speedup_n: float, nodes: int) -> float | None:
     """Serial fraction e = (1/S - 1/N) / (1 - 1/N); undefined on one node."""
     if nodes <= 1:

@@ -119,6 +119,10 @@ class ProfileRun:
     oversubscribed: bool  # nodes x cores exceed the host's usable cores
     started_at: float
     ended_at: float
+    # What Spark itself counted for the grid's job group (None in runs made before bench 0.2).
+    spark_jobs: int | None = None
+    spark_tasks: int | None = None  # task attempts launched, retries included
+    task_failures: int | None = None  # failed task attempts: each one is a retry or a lost trial
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -11,6 +11,7 @@ from typing import Any
 from tabulate import tabulate
 
 from bench.analysis import Accuracy, Row, RunSummary
+from bench.environment import machine_fingerprint
 from bench.records import FORMAT_VERSION, Mode
 
 DASH = "—"
@@ -166,8 +167,14 @@ def _finite(value: Any) -> Any:
     return value
 
 
+# What summary.json holds. 2: per-repeat samples, overheads, per-trial compute and metrics,
+# Spark counts, profile hashes and thresholds, which `bench compare` and `bench check` read.
+SUMMARY_VERSION = 2
+
+
 def to_json(summary: RunSummary, meta: dict) -> dict:
     """summary.json. The documented keys are stable: users' CI scripts read them."""
+    profile_hashes = {p["name"]: p.get("hash") for p in meta.get("profiles", [])}
     profiles = [{
         "name": r.name, "mode": r.mode.value, "nodes": r.nodes, "cores": r.cores,
         "slots": r.slots, "repeats": r.wall.n, "wall_s": r.wall.mean, "wall_sd_s": r.wall.sd,
@@ -177,7 +184,9 @@ def to_json(summary: RunSummary, meta: dict) -> dict:
         "efficiency_vs_bound": r.efficiency_vs_bound, "karp_flatt": r.karp_flatt,
         "startup_s": r.startup_s, "warmup_s": r.warmup_s, "oversubscribed": r.oversubscribed,
         "replay_error": r.replay_error, "trials": r.trials, "cold_trials": r.cold_trials,
-        "phases_s": r.phases_s,
+        "phases_s": r.phases_s, "wall_samples_s": r.wall_samples_s,
+        "overhead_per_trial_s": r.overhead_per_trial_s, "trial_compute_s": r.trial_compute_s,
+        "spark": r.spark, "hash": profile_hashes.get(r.name),
     } for r in summary.rows]
     acc = summary.accuracy
     accuracy = None if acc is None else {
@@ -190,9 +199,13 @@ def to_json(summary: RunSummary, meta: dict) -> dict:
         "mismatches": [m.__dict__ for m in acc.mismatches],
     }
     return _finite({
-        "format_version": FORMAT_VERSION, "run_id": summary.run_id,
-        "workload": summary.workload, "grid": summary.grid,
+        "format_version": FORMAT_VERSION, "summary_version": SUMMARY_VERSION,
+        "run_id": summary.run_id, "workload": summary.workload, "grid": summary.grid,
         "workload_hash": meta.get("workload", {}).get("hash"),
         "reference": summary.reference, "profiles": profiles, "accuracy": accuracy,
+        "trial_metrics": summary.trial_metrics,
+        "thresholds": meta.get("workload", {}).get("thresholds"),
+        "test_knobs": meta.get("test_knobs", {}),
+        "machine": machine_fingerprint(summary.environment),
         "environment": summary.environment, "notes": summary.notes,
     })

@@ -26,9 +26,34 @@ Clock = Callable[[], float]
 
 
 @dataclass(frozen=True)
+class SparkCounts:
+    """Spark's own count of a job group: a retry or an extra job shows here first."""
+
+    jobs: int
+    tasks: int  # task attempts launched
+    task_failures: int
+
+
+def count_job_group(sc: Any, group: str) -> SparkCounts:
+    tracker = sc.statusTracker()
+    jobs = tracker.getJobIdsForGroup(group)
+    tasks = failures = 0
+    for job_id in jobs:
+        info = tracker.getJobInfo(job_id)
+        for stage_id in info.stageIds if info else []:
+            stage = tracker.getStageInfo(stage_id)
+            if stage is not None:
+                # numTasks counts the stage's partitions; every failed attempt was re-launched
+                tasks += stage.numTasks + stage.numFailedTasks
+                failures += stage.numFailedTasks
+    return SparkCounts(jobs=len(jobs), tasks=tasks, task_failures=failures)
+
+
+@dataclass(frozen=True)
 class GridTiming:
     dispatched_at: float  # the grid's job submitted
     last_result_at: float  # the last trial's result at the driver
+    spark: SparkCounts
 
     @property
     def wall_s(self) -> float:
@@ -138,4 +163,5 @@ def run_grid(
     for raw in job.result or []:  # results the channel did not deliver
         if raw["trial_id"] not in received:
             accept(raw)
-    return GridTiming(dispatched_at, max(r.received_at for r in received.values()))
+    return GridTiming(dispatched_at, max(r.received_at for r in received.values()),
+                      count_job_group(sc, job.group))
