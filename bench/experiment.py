@@ -23,6 +23,7 @@ from bench.rundir import RunDirectory
 from bench.runner import run_grid, warm_up_workers
 from bench.spark_session import spark_context
 from bench.tasks import TaskSettings
+from bench.test_knobs import TestKnobs
 from bench.workload import Workload
 
 log = logging.getLogger(__name__)
@@ -63,13 +64,14 @@ def run_experiment(
     repeats: int,
     run_dir: RunDirectory,
     dataset: Any,
+    knobs: TestKnobs | None = None,
 ) -> None:
     reference: list[TrialResult] = []
     with tempfile.TemporaryDirectory(prefix="bench-ship-") as ship:
         archive = package_archive(Path(ship))
         for pp in planned:
             results = _run_profile(workload, specs, pp, repeats, run_dir, dataset, archive,
-                                   reference)
+                                   reference, knobs or TestKnobs())
             if pp.profile.nodes == 1:
                 reference = results
 
@@ -77,6 +79,7 @@ def run_experiment(
 def _run_profile(
     workload: Workload, specs: list[TrialSpec], pp: PlannedProfile, repeats: int,
     run_dir: RunDirectory, dataset: Any, archive: str, reference: list[TrialResult],
+    knobs: TestKnobs,
 ) -> list[TrialResult]:
     profile = pp.profile
     measured: list[TrialResult] = []
@@ -99,8 +102,10 @@ def _run_profile(
                     settings = TaskSettings(
                         profile=profile.name, mode=mode, repeat=repeat, model=workload.model,
                         epochs=workload.training.epochs,
-                        batch_size=workload.training.batch_size, seed=workload.training.seed,
+                        batch_size=workload.training.batch_size,
+                        seed=workload.training.seed + knobs.seed_offset,
                         channel=channel.address, token=uuid.uuid4().hex,
+                        slowdown=knobs.slowdown,
                     )
                     label = f"{profile.name} {mode.value}"
                     if repeats > 1:
@@ -125,6 +130,8 @@ def _run_profile(
                         startup_s=startup_s, warmup_s=warmup_s,
                         oversubscribed=pp.oversubscribed and mode is Mode.MEASURED,
                         started_at=started_at, ended_at=time.time(),
+                        spark_jobs=timing.spark.jobs, spark_tasks=timing.spark.tasks,
+                        task_failures=timing.spark.task_failures,
                     ))
                     log.info("%s: %d trials in %.2f s", label, len(results), timing.wall_s)
                     if mode is Mode.MEASURED:

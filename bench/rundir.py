@@ -7,6 +7,7 @@ results arrive (flushed and synced: a crash loses no finished trial), and ``summ
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -22,6 +23,7 @@ TRIALS = "trials.jsonl"
 PROFILES = "profiles.jsonl"
 SUMMARY = "summary.json"
 REPORT = "report.md"
+LATEST = "latest"  # symlink to the newest run in an output folder
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -87,7 +89,7 @@ class RunDirectory:
                 "not a run directory (it has no run.json)", where=str(path),
                 fix="give a folder made by `bench run`, e.g. reports/runs/<timestamp>-<workload>",
             )
-        run = cls(path)
+        run = cls(path.resolve())  # reports/runs/latest is a symlink; its run has a real name
         version = run.meta().get("format_version")
         if version != FORMAT_VERSION:
             raise UserError(
@@ -121,6 +123,16 @@ class RunDirectory:
 
     def profile_runs(self) -> list[ProfileRun]:
         return [ProfileRun.from_dict(d) for d in _read_lines(self.path / PROFILES)]
+
+    def mark_latest(self) -> None:
+        """Point ``<out>/latest`` at this run, for scripts (``bench report reports/runs/latest``).
+        Replaced atomically: a reader sees the old run or the new one."""
+        link = self.path.parent / LATEST
+        tmp = self.path.parent / f".{LATEST}-{os.getpid()}"
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        tmp.symlink_to(self.path.name)
+        os.replace(tmp, link)
 
     def logs(self, profile: str) -> Path:
         return self.path / "logs" / profile

@@ -36,6 +36,7 @@ class TaskSettings:
     seed: int
     channel: tuple[str, int] | None  # where to send each result the moment it is ready
     token: str  # identifies this grid run on the channel
+    slowdown: float = 0.0  # test knob (bench.test_knobs): sleep this fraction of compute on top
 
 
 def executor_id() -> str:
@@ -98,6 +99,10 @@ def run_trial(payload: dict, *, data_bc: Any, settings: TaskSettings) -> dict:
             batch_size=settings.batch_size, seed=settings.seed,
         )
         phases.update(outcome.phases)
+        if settings.slowdown:  # the gate's test knob: a trial that became slower
+            extra = settings.slowdown * sum(outcome.phases.values())
+            time.sleep(extra)
+            phases["train"] = phases.get("train", 0.0) + extra
         metrics = {
             "status": outcome.status.value, "error": outcome.error,
             "val_error": outcome.val_error, "test_error": outcome.test_error,

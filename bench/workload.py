@@ -12,6 +12,7 @@ from typing import Any
 from bench.errors import UserError
 from bench.hyperparameters import DATASETS, MODEL_HYPERPARAMETERS
 from bench.records import TrialSpec
+from bench.thresholds import Thresholds, read_thresholds
 from bench.tomlfile import Table, load_toml, non_negative, positive
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +45,8 @@ class Workload:
     baseline: dict[str, Any]  # a value for every hyperparameter of the model
     grids: dict[str, dict[str, list[Any]]]  # grid name -> axis -> values, in file order
     default_grid: str
+    # The regression gate's thresholds: how the run is judged, not what it measures (not hashed).
+    thresholds: Thresholds = Thresholds()
 
     def grid(self, name: str | None) -> dict[str, list[Any]]:
         name = name or self.default_grid
@@ -153,10 +156,12 @@ def load_workload(name_or_path: str | None = None) -> Workload:
     default_grid = top.get(
         "default_grid", str, default=next(iter(grids)), check=_one_of(grids, "grid")
     )
+    thresholds = read_thresholds(top.table("check", default={}))
     top.finish()
     return Workload(
         name=name, path=path, description=description, dataset=dataset, model=model,
         training=training, baseline=baseline, grids=grids, default_grid=default_grid,
+        thresholds=thresholds,
     )
 
 

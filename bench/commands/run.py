@@ -20,6 +20,7 @@ from bench.preflight import check_java, check_memory, usable_cores
 from bench.records import FORMAT_VERSION, Mode
 from bench.rundir import REPORT, RunDirectory
 from bench.spark_session import shutdown_gateway
+from bench.test_knobs import read_test_knobs
 from bench.workload import PROJECT_ROOT, load_workload
 
 
@@ -62,6 +63,7 @@ def main(args: argparse.Namespace) -> int:
         raise UserError("no cluster profile given", where="--clusters",
                         fix="name at least one, e.g. --clusters local,2-node")
     profiles = load_profiles(names)
+    knobs = read_test_knobs()
     planned = plan(profiles, ModeChoice(args.mode), usable_cores())
     _check_node_type(profiles)
     java = check_java()
@@ -89,16 +91,21 @@ def main(args: argparse.Namespace) -> int:
             "trials": len(specs), "model": workload.model, "dataset": workload.dataset.name,
             "epochs": workload.training.epochs, "seed": workload.training.seed,
             "hash": workload.definition_hash(grid),
+            "thresholds": workload.thresholds.to_dict(),
         },
         "profiles": [pp.profile.describe() | {"modes": [m.value for m in pp.modes],
                                               "plan": pp.reason} for pp in planned],
         "options": {"repeats": args.repeats, "mode": args.mode},
+        "test_knobs": knobs.to_dict(),
         "environment": capture(java, PROJECT_ROOT),
     })
     print(f"bench: {workload.name} grid '{grid}' ({len(specs)} trials) on "
           f"{', '.join(p.name for p in profiles)}; run directory {run.path}")
+    if knobs.active:
+        print(f"bench: TEST KNOB ON, these figures are made worse on purpose: {knobs.describe()}")
+    run.mark_latest()
     try:
-        run_experiment(workload, specs, planned, args.repeats, run, dataset)
+        run_experiment(workload, specs, planned, args.repeats, run, dataset, knobs)
     except BaseException:  # re-raised: an error, Ctrl-C or SIGTERM all end here first
         # Whatever finished is on disk; say where, then let main() report the cause.
         with contextlib.suppress(Exception):
