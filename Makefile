@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: bench test test-quick lint venv java clean
+.PHONY: bench test test-quick lint venv java clean check bench-ci gate-proof
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
@@ -28,9 +28,41 @@ java:
 bench: venv java
 	$(BIN)/bench run $(ARGS)
 
-# Everything CI runs.
+# Every test (what CI runs first). Benchmarks that run whole grids are deselected here
+# (pyproject's addopts); `make bench-ci` and `make gate-proof` run them.
 test: venv java
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The regression gate on a small workload: run it, then judge it against this machine's
+# baseline in reports/baselines/, measuring that baseline first when there is none.
+# Exit 0: no regression; 1: a regression; 2: no usable baseline.
+GATE_WORKLOAD ?= digits-mlp
+GATE_GRID ?= small
+GATE_CLUSTERS ?= local,2-node
+GATE_REPEATS ?= 3
+GATE_OUT ?= reports/check
+GATE_RUN = --workload $(GATE_WORKLOAD) --grid $(GATE_GRID) --clusters $(GATE_CLUSTERS) \
+	--repeats $(GATE_REPEATS)
+check: venv java
+	@$(BIN)/bench baseline show --workload $(GATE_WORKLOAD) --grid $(GATE_GRID) >/dev/null 2>&1 || { \
+	  echo "make check: no baseline for this machine yet; measuring one first (test knobs off)"; \
+	  env -u BENCH_TEST_SLOWDOWN -u BENCH_TEST_SEED_OFFSET \
+	    $(BIN)/bench run $(GATE_RUN) --out $(GATE_OUT)/baseline && \
+	  $(BIN)/bench baseline save $(GATE_OUT)/baseline/latest; }
+	$(BIN)/bench run $(GATE_RUN) --out $(GATE_OUT)
+	$(BIN)/bench check $(GATE_OUT)/latest
+
+# pytest-benchmark: the runner on a small grid; its JSON is a result bench compare/check read.
+BENCH_JSON ?= reports/benchmarks/bench-ci.json
+bench-ci: venv java
+	@mkdir -p $(dir $(BENCH_JSON))
+	$(BIN)/python -m pytest tests/benchmarks/test_scaleout.py -m bench_run \
+	  --benchmark-json=$(BENCH_JSON) $(PYTEST_ARGS)
+
+# The gate's proof (about 35 minutes): A/A checks, a 20 % slowdown, a change of results.
+gate-proof: venv java
+	$(BIN)/python -m pytest tests/benchmarks/test_gate_proof.py -m bench_run -s \
+	  --benchmark-json=reports/benchmarks/gate-proof.json $(PYTEST_ARGS)
 
 # The quick loop: no Spark cluster, no TensorFlow training.
 test-quick: venv

@@ -1,0 +1,62 @@
+"""`bench check RUN`: the regression gate. Exit 0: nothing regressed; 1: a regression; 2: no
+usable baseline (or another user error)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bench import gate
+from bench.baselines import BASELINE_DIR, find_baseline
+from bench.commands.compare import FORMATS, render
+from bench.comparison import compare
+from bench.errors import UserError
+from bench.results import load_result
+
+EXIT_REGRESSION = 1
+
+
+def add_parser(verbs: argparse._SubParsersAction) -> None:
+    parser = verbs.add_parser(
+        "check", help="fail (exit 1) when a run regressed against its baseline",
+        description="Judge RUN against the baseline of its workload and grid on this kind of "
+                    "machine (reports/baselines/), or --baseline FILE. Exit 0: no regression; "
+                    "1: a regression, each named with its change and interval; 2: no usable "
+                    "baseline.")
+    parser.add_argument("run", metavar="RUN", help="run directory or result file, e.g. "
+                                                   "reports/runs/latest")
+    parser.add_argument("--baseline", metavar="FILE",
+                        help="a baseline (bench baseline save) or any result bench compare reads")
+    parser.add_argument("--baselines-dir", type=Path, default=BASELINE_DIR, metavar="DIR",
+                        help="where saved baselines are looked up (default: reports/baselines)")
+    parser.add_argument("--format", choices=FORMATS, default="table")
+    parser.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    run = load_result(args.run)
+    baseline_spec = args.baseline or find_baseline(run.summary, args.baselines_dir)
+    baseline = load_result(baseline_spec)
+    if baseline.summary.get("machine") != run.summary.get("machine"):
+        raise UserError(
+            "the baseline was measured on another kind of machine: its absolute times do not "
+            "judge this one", where=str(baseline_spec),
+            fix="make a baseline on this machine: bench baseline save RUN_DIR")
+    comparison = compare(baseline.summary, run.summary, a_label=baseline.label,
+                         b_label=run.label)
+    gate.require_comparable(comparison, str(baseline_spec))
+    print(render(comparison, args.format))
+    found = gate.regressions(comparison)
+    judged = [fc for fc in comparison.figures if fc.gated and fc.figure.gated]
+    skipped = [fc for fc in comparison.figures if not fc.gated and fc.figure.gated]
+    print()
+    if found:
+        print(f"bench check: {len(found)} regression(s) against {baseline.label}:")
+        for fc in found:
+            print(f"  - {gate.describe(fc)}")
+        print("  fix the cause; if the change is intended, save a new baseline: "
+              f"bench baseline save {args.run}")
+        return EXIT_REGRESSION
+    print(f"bench check: no regression against {baseline.label} ({len(judged)} figures judged"
+          + (f"; {len(skipped)} not judged: {skipped[0].why}" if skipped else "") + ")")
+    return 0
