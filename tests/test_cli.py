@@ -73,6 +73,14 @@ def test_run_end_to_end_on_one_and_two_nodes(tmp_path, tiny_workload, no_leaks):
     again = bench("report", str(run))
     assert again.returncode == 0 and "2-node" in again.stdout
 
+    # What compare and check read: Spark's counts per grid, samples, the newest-run link
+    assert (out / "latest").resolve() == run.resolve()
+    for p in summary["profiles"]:
+        assert p["spark"] == {"spark_jobs": 1, "spark_tasks": 4, "task_failures": 0}
+        assert len(p["wall_samples_s"]) == 1 and p["hash"]
+    itself = bench("compare", str(out / "latest"), str(run))
+    assert itself.returncode == 0 and "worse" not in itself.stdout
+
 
 def _wait_for_trials(run_parent: Path, proc: subprocess.Popen, timeout: float = 240) -> Path:
     deadline = time.monotonic() + timeout

@@ -9,9 +9,9 @@ import pytest
 
 from bench.cluster import LocalStandaloneCluster, load_profile
 from bench.datasets import load_dataset
-from bench.records import Mode, TrialSpec, TrialStatus
+from bench.records import COMPUTE_PHASES, Mode, TrialSpec, TrialStatus
 from bench.result_channel import ResultChannel
-from bench.runner import run_grid, warm_up_workers
+from bench.runner import SparkCounts, run_grid, warm_up_workers
 from bench.spark_session import spark_context
 from bench.tasks import TaskSettings
 
@@ -39,9 +39,10 @@ def cmdline(proc: psutil.Process) -> str:
         return ""
 
 
-def settings(channel, mode=Mode.MEASURED, epochs=2) -> TaskSettings:
+def settings(channel, mode=Mode.MEASURED, epochs=2, slowdown=0.0) -> TaskSettings:
     return TaskSettings(profile="2-node", mode=mode, repeat=0, model="mlp", epochs=epochs,
-                        batch_size=64, seed=5, channel=channel.address, token=uuid.uuid4().hex)
+                        batch_size=64, seed=5, channel=channel.address, token=uuid.uuid4().hex,
+                        slowdown=slowdown)
 
 
 def specs(*overrides: dict) -> list[TrialSpec]:
@@ -80,6 +81,8 @@ def test_each_trial_arrives_once_as_it_finishes_with_its_status(two_nodes):
         assert r.dispatched_at <= r.started_at <= r.ended_at <= r.received_at
         assert not r.cold, "warm-up should have imported TensorFlow in every worker"
     assert len({r.executor_id for r in arrived}) == 2  # both nodes worked
+    # Spark's own count: one job, one attempt per trial, no retry of the failed or diverged
+    assert timing.spark == SparkCounts(jobs=1, tasks=len(grid), task_failures=0)
 
 
 def test_same_seed_same_metrics_whatever_ran_before(two_nodes):
@@ -94,6 +97,26 @@ def test_same_seed_same_metrics_whatever_ran_before(two_nodes):
     first = run(specs({"learning_rate": 0.2}, {"learning_rate": 0.02}))
     second = run(specs({"learning_rate": 0.02}, {"learning_rate": 0.7}, {"learning_rate": 0.2}))
     assert first[0.2] == second[0.2] and first[0.02] == second[0.02]
+
+
+def test_the_slowdown_knob_adds_its_fraction_of_compute_inside_the_task(two_nodes):
+    sc, channel = two_nodes["sc"], two_nodes["channel"]
+    grid = specs({}, {"learning_rate": 0.5})
+    plain, slowed = [], []
+    run_grid(sc, grid, data_bc=two_nodes["data"], settings=settings(channel),
+             inbox=channel.inbox, on_result=plain.append)
+    run_grid(sc, grid, data_bc=two_nodes["data"], settings=settings(channel, slowdown=3.0),
+             inbox=channel.inbox, on_result=slowed.append)
+
+    def compute(results):
+        return sum(v for r in results for k, v in r.phases.items() if k in COMPUTE_PHASES)
+
+    # 4x the compute is due; half of it is a margin no machine noise crosses
+    assert compute(slowed) >= 2 * compute(plain)
+    assert sum(r.task_seconds for r in slowed) >= compute(slowed)  # slept inside the task
+    by_id = {r.trial_id: r for r in plain}
+    for r in slowed:
+        assert r.test_error == by_id[r.trial_id].test_error  # only the time changed
 
 
 def test_replay_sleeps_for_the_recorded_phases_and_keeps_metrics(two_nodes):

@@ -1,0 +1,190 @@
+"""`bench compare`, `bench check` and `bench baseline` as a user runs them, on hand-made runs;
+what they read (run directories, summary.json, baselines, pytest-benchmark files) and refuse."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from made_runs import write_run
+
+from bench.baselines import find_baseline, save_baseline
+from bench.errors import UserError
+from bench.render import SUMMARY_VERSION
+from bench.results import BENCHMARK_SUMMARY_KEY, load_result
+from bench.test_knobs import TestKnobs, read_test_knobs
+from bench.thresholds import Thresholds
+from bench.workload import load_workload
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def bench(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+
+
+def assert_user_error(proc: subprocess.CompletedProcess, *phrases: str) -> None:
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    for phrase in phrases:
+        assert phrase in proc.stderr, proc.stderr
+
+
+# --- results: every kind of file compare and check read ------------------------------------
+
+def test_a_run_directory_and_its_latest_link_read_alike(tmp_path):
+    run = write_run(tmp_path)
+    (tmp_path / "latest").symlink_to(run.name)
+    direct, linked = load_result(run), load_result(tmp_path / "latest")
+    assert direct.summary == linked.summary and linked.label == run.name
+    assert direct.summary["summary_version"] == SUMMARY_VERSION
+
+
+def test_a_summary_of_an_older_bench_says_what_to_run(tmp_path):
+    old = tmp_path / "summary.json"
+    old.write_text(json.dumps({"format_version": 1, "run_id": "x", "profiles": []}))
+    with pytest.raises(UserError, match="older bench") as e:
+        load_result(old)
+    assert "bench report" in e.value.message
+
+
+def test_a_pytest_benchmark_file_is_read_and_one_benchmark_picked(tmp_path):
+    doc = load_result(write_run(tmp_path / "r")).summary
+    file = tmp_path / "bench.json"
+    benchmarks = [{"name": n, "extra_info": {BENCHMARK_SUMMARY_KEY: doc}} for n in ("x", "y")]
+    file.write_text(json.dumps({"machine_info": {}, "benchmarks": benchmarks}))
+    with pytest.raises(UserError, match="holds 2 bench runs"):
+        load_result(file)
+    assert load_result(f"{file}#y").label == "bench.json#y"
+    with pytest.raises(UserError, match="no benchmark 'z'"):
+        load_result(f"{file}#z")
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "not a JSON file"),
+    ("[1, 2]", "JSON object was expected"),
+    ('{"hello": 1}', "no format_version"),
+    ('{"benchmarks": []}', "holds no bench run"),
+])
+def test_files_that_are_no_result_are_refused(tmp_path, content, message):
+    path = tmp_path / "x.json"
+    path.write_text(content)
+    with pytest.raises(UserError, match=message):
+        load_result(path)
+
+
+def test_a_folder_that_is_no_run_is_refused(tmp_path):
+    with pytest.raises(UserError, match="not a run directory"):
+        load_result(tmp_path)
+    with pytest.raises(UserError, match="no such file"):
+        load_result(tmp_path / "missing")
+
+
+# --- baselines ---------------------------------------------------------------------------
+
+def test_a_saved_baseline_is_found_for_its_workload_grid_and_machine(tmp_path):
+    result = load_result(write_run(tmp_path / "r"))
+    path = save_baseline(result, tmp_path / "baselines")
+    assert path.name == f"w-g-{result.summary['machine']}.json"
+    assert find_baseline(result.summary, tmp_path / "baselines") == path
+    assert load_result(path).summary == result.summary
+
+
+def test_no_baseline_for_this_machine_says_how_to_make_one(tmp_path):
+    result = load_result(write_run(tmp_path / "r"))
+    with pytest.raises(UserError, match="no baseline for w grid 'g'") as e:
+        find_baseline(result.summary, tmp_path / "none")
+    assert "bench baseline save" in e.value.message
+
+
+def test_a_run_made_with_a_test_knob_is_no_baseline(tmp_path):
+    result = load_result(write_run(tmp_path / "r", knobs={"slowdown": 0.2, "seed_offset": 0}))
+    with pytest.raises(UserError, match="test knob"):
+        save_baseline(result, tmp_path / "baselines")
+    assert not (tmp_path / "baselines").exists()
+
+
+# --- the commands --------------------------------------------------------------------------
+
+def test_check_exits_0_on_an_unchanged_run_and_1_on_a_regression(tmp_path):
+    base = write_run(tmp_path / "base")
+    saved = bench("baseline", "save", str(base), "--dir", str(tmp_path / "bl"))
+    assert saved.returncode == 0, saved.stderr
+    same = bench("check", str(write_run(tmp_path / "same")), "--baselines-dir",
+                 str(tmp_path / "bl"))
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "no regression" in same.stdout
+
+    slow = bench("check", str(write_run(tmp_path / "slow", scale=1.2)), "--baselines-dir",
+                 str(tmp_path / "bl"))
+    assert slow.returncode == 1, slow.stdout + slow.stderr
+    assert "regression(s)" in slow.stdout
+    assert "local (measured): grid wall time regressed +20.0 %" in slow.stdout
+    assert "bench baseline save" in slow.stdout
+
+
+def test_check_without_a_baseline_or_with_a_foreign_one_is_a_user_error(tmp_path):
+    run = write_run(tmp_path / "run")
+    assert_user_error(bench("check", str(run), "--baselines-dir", str(tmp_path / "none")),
+                      "no baseline", "bench baseline save")
+    other_machine = write_run(tmp_path / "other", environment={"cpu_model": "elsewhere"})
+    assert_user_error(bench("check", str(run), "--baseline", str(other_machine)),
+                      "another kind of machine")
+    other_grid = write_run(tmp_path / "grid", workload_hash="changed")
+    assert_user_error(bench("check", str(run), "--baseline", str(other_grid)),
+                      "does not match this run", "bench baseline save")
+
+
+def test_compare_prints_table_markdown_and_json(tmp_path):
+    a, b = write_run(tmp_path / "a"), write_run(tmp_path / "b", scale=1.2)
+    table = bench("compare", str(a), str(b))
+    assert table.returncode == 0 and "worse" in table.stdout and "verdict" in table.stdout
+    md = bench("compare", str(a), str(b), "--format", "markdown")
+    assert md.stdout.startswith("# bench compare")
+    data = json.loads(bench("compare", str(a), str(b), "--format", "json").stdout)
+    assert {f["verdict"] for f in data["figures"]} >= {"worse", "same"}
+    assert_user_error(bench("compare", str(a), str(tmp_path / "nothing")), "no such file")
+
+
+def test_baseline_show_names_the_file_or_says_there_is_none(tmp_path):
+    missing = bench("baseline", "show", "--workload", "digits-mlp", "--grid", "small",
+                    "--dir", str(tmp_path))
+    assert missing.returncode == 1 and "bench baseline save" in missing.stderr
+    run = write_run(tmp_path / "r", name="digits-mlp")  # its grid is 'g'
+    assert bench("baseline", "save", str(run), "--dir", str(tmp_path / "bl")).returncode == 0
+    found = bench("baseline", "show", "--workload", "digits-mlp", "--grid", "small",
+                  "--dir", str(tmp_path / "bl"))
+    assert found.returncode == 1  # a baseline of grid 'g' is not one of grid 'small'
+    assert_user_error(bench("baseline", "show", "--grid", "nope"), "has no grid 'nope'")
+
+
+# --- knobs and thresholds ------------------------------------------------------------------
+
+def test_test_knobs_are_read_from_the_environment_and_checked():
+    assert read_test_knobs({}) == TestKnobs()
+    knobs = read_test_knobs({"BENCH_TEST_SLOWDOWN": "0.2", "BENCH_TEST_SEED_OFFSET": "1"})
+    assert knobs.active and knobs.slowdown == 0.2 and knobs.seed_offset == 1
+    assert "20 %" in knobs.describe()
+    for bad in ({"BENCH_TEST_SLOWDOWN": "fast"}, {"BENCH_TEST_SLOWDOWN": "-1"},
+                {"BENCH_TEST_SEED_OFFSET": "1.5"}):
+        with pytest.raises(UserError, match="BENCH_TEST_"):
+            read_test_knobs(bad)
+
+
+def test_a_workload_sets_its_own_thresholds(tmp_path):
+    shipped = load_workload("digits-mlp")
+    assert isinstance(shipped.thresholds, Thresholds)
+    text = (ROOT / "workloads" / "digits-mlp.toml").read_text()
+    path = tmp_path / "w.toml"
+    path.write_text(text + "\n[check]\nwall_time = 0.3\n")
+    assert load_workload(str(path)).thresholds.wall_time == 0.3
+    assert load_workload(str(path)).definition_hash() == shipped.definition_hash()
+    for bad, message in (("wall_tme = 0.3", "unknown key 'wall_tme'"),
+                         ("speedup = -0.1", "greater than 0"), ("min_repeats = 1.5", "integer")):
+        path.write_text(text + f"\n[check]\n{bad}\n")
+        with pytest.raises(UserError, match=message):
+            load_workload(str(path))
