@@ -61,6 +61,7 @@ bench-ci: venv java
 
 # The gate's proof (about 35 minutes): A/A checks, a 20 % slowdown, a change of results.
 gate-proof: venv java
+	@mkdir -p reports/benchmarks
 	$(BIN)/python -m pytest tests/benchmarks/test_gate_proof.py -m bench_run -s \
 	  --benchmark-json=reports/benchmarks/gate-proof.json $(PYTEST_ARGS)
 

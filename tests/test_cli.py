@@ -24,7 +24,8 @@ def bench(*args: str, cwd: Path = ROOT, **kwargs) -> subprocess.CompletedProcess
 
 
 def only_run_dir(out: Path) -> Path:
-    runs = [p for p in out.iterdir() if p.is_dir()]
+    # `latest` is a symlink to the newest run, not a run of its own.
+    runs = [p for p in out.iterdir() if p.is_dir() and not p.is_symlink()]
     assert len(runs) == 1, runs
     return runs[0]
 
