@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 import bench
 from bench.cluster import cluster_for
+from bench.cluster.leftovers import write_owner
 from bench.plan import PlannedProfile
 from bench.records import COMPUTE_PHASES, Mode, ProfileRun, TrialResult, TrialSpec
 from bench.result_channel import ResultChannel
@@ -68,6 +69,7 @@ def run_experiment(
 ) -> None:
     reference: list[TrialResult] = []
     with tempfile.TemporaryDirectory(prefix="bench-ship-") as ship:
+        write_owner(Path(ship), [])
         archive = package_archive(Path(ship))
         for pp in planned:
             results = _run_profile(workload, specs, pp, repeats, run_dir, dataset, archive,
