@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 import bench
 from bench.cluster import cluster_for
+from bench.cluster.leftovers import write_owner
 from bench.plan import PlannedProfile
 from bench.records import COMPUTE_PHASES, Mode, ProfileRun, TrialResult, TrialSpec
 from bench.result_channel import ResultChannel
@@ -68,6 +69,7 @@ def run_experiment(
 ) -> None:
     reference: list[TrialResult] = []
     with tempfile.TemporaryDirectory(prefix="bench-ship-") as ship:
+        write_owner(Path(ship), [])
         archive = package_archive(Path(ship))
         for pp in planned:
             results = _run_profile(workload, specs, pp, repeats, run_dir, dataset, archive,
@@ -105,7 +107,7 @@ def _run_profile(
                         batch_size=workload.training.batch_size,
                         seed=workload.training.seed + knobs.seed_offset,
                         channel=channel.address, token=uuid.uuid4().hex,
-                        slowdown=knobs.slowdown,
+                        timeout_s=workload.training.timeout_s, slowdown=knobs.slowdown,
                     )
                     label = f"{profile.name} {mode.value}"
                     if repeats > 1:
@@ -122,7 +124,9 @@ def _run_profile(
                         started_at = time.time()
                         timing = run_grid(sc, specs, data_bc=data_bc, settings=settings,
                                           inbox=channel.inbox, on_result=on_result,
-                                          replay=replay)
+                                          replay=replay,
+                                          max_failures_in_a_row=(
+                                              workload.training.max_failures_in_a_row))
                     run_dir.append_profile_run(ProfileRun(
                         profile=profile.name, mode=mode, repeat=repeat, nodes=profile.nodes,
                         cores=profile.cores, slots=profile.slots, trials=len(specs),

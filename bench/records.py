@@ -25,6 +25,7 @@ class TrialStatus(str, enum.Enum):
     OK = "ok"
     DIVERGED = "diverged"  # the loss became NaN or infinite: a property of the hyperparameters
     FAILED = "failed"  # the trial raised; the traceback is in ``error``
+    TIMEOUT = "timeout"  # training ran past the workload's per-trial timeout and was stopped
     CANCELLED = "cancelled"
 
     def has_metrics(self) -> bool:
@@ -32,7 +33,7 @@ class TrialStatus(str, enum.Enum):
 
     def is_hyperparameter_fault(self) -> bool:
         """Failures caused by the configuration itself: Spark must not retry them."""
-        return self in (TrialStatus.DIVERGED, TrialStatus.FAILED)
+        return self in (TrialStatus.DIVERGED, TrialStatus.FAILED, TrialStatus.TIMEOUT)
 
 
 class Mode(str, enum.Enum):

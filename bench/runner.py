@@ -17,12 +17,34 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bench.records import TrialResult, TrialSpec
+from bench.errors import UserError
+from bench.records import TrialResult, TrialSpec, TrialStatus
 from bench.tasks import TaskSettings, run_trial, warm_up
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+
+
+# Statuses that say the setup is broken rather than the configuration bad: diverging is a result.
+_BROKEN = (TrialStatus.FAILED, TrialStatus.TIMEOUT)
+
+
+class TooManyFailures(UserError):
+    """Trials fail one after another: stop, instead of burning the cluster time of the rest."""
+
+    def __init__(self, streak: list[TrialResult]) -> None:
+        last = [f"{r.trial_id}: {_last_line(r.error)}" for r in streak[-3:]]
+        super().__init__(
+            f"{len(streak)} trials in a row failed or timed out, so the run stopped; the last "
+            "errors:\n    " + "\n    ".join(last),
+            fix="fix the cause (the full tracebacks are in the run's trials.jsonl), or raise "
+                "[training] max_failures_in_a_row in the workload")
+
+
+def _last_line(error: str | None) -> str:
+    lines = [line for line in (error or "").strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "(no error text)"
 
 
 @dataclass(frozen=True)
@@ -115,9 +137,13 @@ def run_grid(
     inbox: queue.Queue,
     on_result: Callable[[TrialResult], None],
     replay: dict[str, dict] | None = None,
+    max_failures_in_a_row: int | None = None,
     clock: Clock = time.time,
 ) -> GridTiming:
-    """Run every spec as one Spark task; call ``on_result`` once per trial, as it arrives."""
+    """Run every spec as one Spark task; call ``on_result`` once per trial, as it arrives.
+
+    ``max_failures_in_a_row`` failed or timed-out trials arriving one after another cancel the
+    grid (TooManyFailures): every finished trial has been handed to ``on_result`` by then."""
     payloads = [
         {"trial_id": s.trial_id, "index": s.index, "params": s.params,
          "is_baseline": s.is_baseline, "replay": replay[s.trial_id] if replay else None}
@@ -125,6 +151,7 @@ def run_grid(
     ]
     task = functools.partial(run_trial, data_bc=data_bc, settings=settings)
     received: dict[str, TrialResult] = {}
+    streak: list[TrialResult] = []
 
     def accept(raw: dict) -> None:
         if raw["trial_id"] in received:  # a task Spark re-ran after its result was sent
@@ -140,6 +167,12 @@ def run_grid(
         }
         received[result.trial_id] = result
         on_result(result)
+        if result.status in _BROKEN:
+            streak.append(result)
+        else:
+            streak.clear()
+        if max_failures_in_a_row and len(streak) >= max_failures_in_a_row:
+            raise TooManyFailures(streak)
 
     dispatched_at = clock()
     job = _Job(sc, f"bench-{settings.token}", f"bench: {settings.profile} {settings.mode.value}",

@@ -36,6 +36,7 @@ class TaskSettings:
     seed: int
     channel: tuple[str, int] | None  # where to send each result the moment it is ready
     token: str  # identifies this grid run on the channel
+    timeout_s: float | None = None  # per-trial training limit ([training] timeout_s)
     slowdown: float = 0.0  # test knob (bench.test_knobs): sleep this fraction of compute on top
 
 
@@ -96,7 +97,7 @@ def run_trial(payload: dict, *, data_bc: Any, settings: TaskSettings) -> dict:
             freeze_imports()
         outcome = train_and_evaluate(
             data, settings.model, payload["params"], epochs=settings.epochs,
-            batch_size=settings.batch_size, seed=settings.seed,
+            batch_size=settings.batch_size, seed=settings.seed, timeout_s=settings.timeout_s,
         )
         phases.update(outcome.phases)
         if settings.slowdown:  # the gate's test knob: a trial that became slower

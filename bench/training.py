@@ -63,9 +63,34 @@ def error_rate(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> flo
     return wrong / len(y)
 
 
+def _time_limit(limit_s: float, clock: Callable[[], float]) -> Any:
+    """A Keras callback that stops training once ``limit_s`` have passed since it was made.
+
+    Checked after every batch: the trial ends cleanly in its own task (nothing is killed, the
+    Python worker stays usable), at most one batch late."""
+    import keras
+
+    class TimeLimit(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.start = clock()
+            self.hit_in_epoch: int | None = None
+            self.epoch = 0
+
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            if clock() - self.start > limit_s:
+                self.hit_in_epoch = self.epoch + 1
+                self.model.stop_training = True
+
+    return TimeLimit()
+
+
 def train_and_evaluate(
     data: Any, family: str, params: dict[str, Any], *, epochs: int, batch_size: int, seed: int,
-    clock: Callable[[], float] = time.perf_counter,
+    timeout_s: float | None = None, clock: Callable[[], float] = time.perf_counter,
 ) -> TrainOutcome:
     """Train ``family`` with ``params`` on ``data`` (a FloatData) and measure its errors.
 
@@ -81,6 +106,7 @@ def train_and_evaluate(
         import tensorflow as tf
 
         t = clock()
+        limit = _time_limit(timeout_s, clock) if timeout_s else None
         keras.backend.clear_session()
         keras.utils.set_random_seed(seed)
         tf.config.experimental.enable_op_determinism()
@@ -92,11 +118,17 @@ def train_and_evaluate(
         t = clock()
         history = model.fit(data.x_train, data.y_train, epochs=epochs, batch_size=batch_size,
                             shuffle=True, verbose=0,
-                            callbacks=[keras.callbacks.TerminateOnNaN()])
+                            callbacks=[keras.callbacks.TerminateOnNaN(),
+                                       *([limit] if limit else [])])
         phases["train"] = clock() - t
         losses = history.history.get("loss", [])
         bad = next((i for i, loss in enumerate(losses) if not math.isfinite(loss)), None)
-        if bad is not None or len(losses) < epochs:
+        if limit is not None and limit.hit_in_epoch is not None and bad is None:
+            outcome = TrainOutcome(
+                TrialStatus.TIMEOUT, phases=phases,
+                error=f"stopped in epoch {limit.hit_in_epoch} of {epochs}: over the workload's "
+                      f"per-trial timeout of {timeout_s:g} s ([training] timeout_s)")
+        elif bad is not None or len(losses) < epochs:
             epoch = (bad if bad is not None else len(losses)) + 1
             outcome = TrainOutcome(TrialStatus.DIVERGED, phases=phases,
                                    error=f"the training loss became non-finite in epoch {epoch}")

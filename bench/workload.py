@@ -32,6 +32,10 @@ class TrainingSettings:
     epochs: int
     batch_size: int
     seed: int
+    timeout_s: float | None = None  # a trial training longer is stopped: status "timeout"
+    # This many failed or timed-out trials one after another stop the run: something is broken
+    # that no configuration will fix (diverged trials do not count: they are a result).
+    max_failures_in_a_row: int = 5
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,10 @@ class Workload:
         definition = {
             "dataset": asdict(self.dataset),
             "model": self.model,
-            "training": asdict(self.training),
+            # what decides the results; settings left at their defaults keep older hashes valid
+            "training": {k: v for k, v in asdict(self.training).items()
+                         if k in ("epochs", "batch_size", "seed") or v is not None
+                         and k != "max_failures_in_a_row"},
             "baseline": self.baseline,
             "grid": self.grid(grid_name),
         }
@@ -138,6 +145,8 @@ def load_workload(name_or_path: str | None = None) -> Workload:
         epochs=tr.get("epochs", int, check=positive),
         batch_size=tr.get("batch_size", int, check=positive),
         seed=tr.get("seed", int, check=non_negative),
+        timeout_s=tr.get("timeout_s", float, default=None, check=positive),
+        max_failures_in_a_row=tr.get("max_failures_in_a_row", int, default=5, check=positive),
     )
     tr.finish()
 

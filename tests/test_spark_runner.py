@@ -11,7 +11,7 @@ from bench.cluster import LocalStandaloneCluster, load_profile
 from bench.datasets import load_dataset
 from bench.records import COMPUTE_PHASES, Mode, TrialSpec, TrialStatus
 from bench.result_channel import ResultChannel
-from bench.runner import SparkCounts, run_grid, warm_up_workers
+from bench.runner import SparkCounts, TooManyFailures, run_grid, warm_up_workers
 from bench.spark_session import spark_context
 from bench.tasks import TaskSettings
 
@@ -150,3 +150,17 @@ def test_interrupt_cancels_the_grid_and_keeps_finished_trials(two_nodes):
                  inbox=channel.inbox, on_result=on_result)
     assert len(done) == 1
     assert sc.statusTracker().getActiveJobsIds() == []  # the grid's job was cancelled
+
+
+def test_failures_in_a_row_stop_the_grid_and_name_the_last_errors(two_nodes):
+    sc, channel = two_nodes["sc"], two_nodes["channel"]
+    grid = specs(*[{"neurons": -(i + 1)} for i in range(8)])  # keras raises on each
+    done = []
+    with pytest.raises(TooManyFailures) as stopped:
+        run_grid(sc, grid, data_bc=two_nodes["data"], settings=settings(channel),
+                 inbox=channel.inbox, on_result=done.append, max_failures_in_a_row=3)
+    assert 3 <= len(done) < len(grid)  # every finished trial was handed over first
+    assert all(r.status is TrialStatus.FAILED for r in done)
+    assert "3 trials in a row" in stopped.value.message
+    assert "Error" in stopped.value.message  # the last line of a traceback
+    assert sc.statusTracker().getActiveJobsIds() == []

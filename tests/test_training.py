@@ -73,3 +73,18 @@ def test_warm_up_imports_tensorflow():
 
     assert warm_up() >= 0.0
     assert "tensorflow" in sys.modules
+
+
+def test_a_trial_over_its_timeout_is_stopped_and_says_so(digits):
+    from bench.training import train_and_evaluate
+
+    ticks = iter(range(10**6))  # a fake clock: one second per look, so the limit is exact
+
+    out = train_and_evaluate(digits, "mlp", MLP, epochs=50, batch_size=64, seed=9, timeout_s=5,
+                             clock=lambda: float(next(ticks)))
+    assert out.status is TrialStatus.TIMEOUT and out.test_error is None
+    assert "stopped in epoch 1 of 50" in out.error and "timeout_s" in out.error
+    assert TrialStatus.TIMEOUT.is_hyperparameter_fault()  # never retried by Spark
+    within = train_and_evaluate(digits, "mlp", MLP, epochs=2, batch_size=64, seed=9,
+                                timeout_s=3600)
+    assert within.status is TrialStatus.OK

@@ -75,6 +75,13 @@ def test_definition_hash_follows_the_definition(tmp_path):
     assert a.definition_hash() == load_workload(str(tmp_path / "a.toml")).definition_hash()
     assert a.definition_hash() != b.definition_hash()
     assert a.definition_hash("small") != a.definition_hash("one")
+    # a timeout changes which trials finish; the stop after failures changes none of them
+    timed = GOOD.replace("seed = 7", "seed = 7\ntimeout_s = 60")
+    assert load_workload(str(write(tmp_path, timed, "c.toml"))).definition_hash() != \
+        a.definition_hash()
+    patient = GOOD.replace("seed = 7", "seed = 7\nmax_failures_in_a_row = 50")
+    assert load_workload(str(write(tmp_path, patient, "d.toml"))).definition_hash() == \
+        a.definition_hash()
 
 
 def test_shipped_workloads_load():
@@ -118,6 +125,9 @@ BAD = [
     ("default grid unknown", lambda t: t.replace('default_grid = "small"', 'default_grid = "huge"'),
      "unknown grid 'huge'"),
     ("boolean as a number", lambda t: t.replace("layers = 1", "layers = true"), "must be an integer"),
+    ("timeout of 0", lambda t: t.replace("seed = 7", "seed = 7\ntimeout_s = 0"), "greater than 0"),
+    ("failures in a row of 0", lambda t: t.replace("seed = 7", "seed = 7\nmax_failures_in_a_row = 0"),
+     "greater than 0"),
 ]
 
 

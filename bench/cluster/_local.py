@@ -24,6 +24,7 @@ import psutil
 from pyspark.find_spark_home import _find_spark_home
 
 from bench.cluster._base import Cluster
+from bench.cluster.leftovers import write_owner
 from bench.cluster.profile import ClusterProfile
 from bench.errors import UserError
 
@@ -106,11 +107,13 @@ class LocalStandaloneCluster(Cluster):
                 start_new_session=True,
             )
         self._procs.append(proc)
+        write_owner(self._tmp, self.pids())  # a killed driver's cluster can still be found
         return proc
 
     def start(self) -> None:
         begin = time.perf_counter()
         self._tmp = Path(tempfile.mkdtemp(prefix=f"bench-cluster-{self.profile.name}-"))
+        write_owner(self._tmp, [])
         port, ui_port = _free_port(), _free_port()
         self._spawn("master", [
             "org.apache.spark.deploy.master.Master",

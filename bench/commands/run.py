@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bench import __version__
 from bench.cluster import check_reachable
+from bench.cluster.leftovers import clean_leftovers
 from bench.cluster.profile import DEFAULT_PROFILES, load_profiles, memory_mb
 from bench.commands.report import write_report
 from bench.datasets import load_dataset
@@ -80,6 +81,8 @@ def main(args: argparse.Namespace) -> int:
         train_limit=workload.dataset.train_limit, where=f"{workload.path} [dataset]",
     )
 
+    if cleaned := clean_leftovers():
+        print(f"bench: {cleaned.describe()}")
     run = RunDirectory.create(args.out, workload.name)
     run.write_meta({
         "format_version": FORMAT_VERSION,
