@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: bench test test-quick lint venv java clean check bench-ci gate-proof
+.PHONY: bench test test-quick lint venv java clean check bench-ci gate-proof soak
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
@@ -64,6 +64,12 @@ gate-proof: venv java
 	@mkdir -p reports/benchmarks
 	$(BIN)/python -m pytest tests/benchmarks/test_gate_proof.py -m bench_run -s \
 	  --benchmark-json=reports/benchmarks/gate-proof.json $(PYTEST_ARGS)
+
+# The soak of faults (about 4 minutes): a worker killed in each of five runs; nothing lost or left.
+soak: venv java
+	@mkdir -p reports/benchmarks
+	$(BIN)/python -m pytest tests/benchmarks/test_soak.py -m bench_run -s \
+	  --benchmark-json=reports/benchmarks/soak.json $(PYTEST_ARGS)
 
 # The quick loop: no Spark cluster, no TensorFlow training.
 test-quick: venv

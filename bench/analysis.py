@@ -43,6 +43,9 @@ class Row:
     # Measured rows: each trial's compute (build + train + evaluate + cleanup), mean over repeats
     trial_compute_s: dict[str, float] = field(default_factory=dict)
     spark: dict[str, float] | None = None  # jobs, tasks, task_failures per repeat (mean)
+    # Trials whose executor was lost mid-trial, every repeat: LostAttempt.to_dict() + "repeat"
+    lost_attempts: list[dict[str, Any]] = field(default_factory=list)
+    lost_executors: list[dict[str, Any]] = field(default_factory=list)  # {"repeat", "executor_id"}
 
 
 @dataclass(frozen=True)
@@ -105,14 +108,16 @@ def summarize_run(
                       if k[1] is Mode.MEASURED and runs[0].nodes == 1), None)
     if reference is None:
         notes.append("no 1-node measured profile finished: speedups need one")
-    ref_walls = [r.wall_s for r in runs_by_row[reference]] if reference else []
+    ref_walls = [r.wall_s for r in _timed(runs_by_row[reference])] if reference else []
     durations = _reference_durations(trials_by_row[reference]) if reference else []
 
     rows = []
     for key, runs in runs_by_row.items():
         runs.sort(key=lambda r: r.repeat)
-        walls = [r.wall_s for r in runs]
-        first = runs[0]
+        notes += _resumed_notes(key, runs)
+        timed = _timed(runs)
+        walls = [r.wall_s for r in timed]
+        first = timed[0]
         wall = figures.describe(walls)
         speedup = figures.speedup(statistics.fmean(ref_walls), wall.mean) if ref_walls else None
         bound = figures.bound_makespan(durations, first.slots) if durations else None
@@ -145,9 +150,16 @@ def summarize_run(
             spark={name: _per_repeat(getattr(r, name) for r in spark_counts)
                    for name in ("spark_jobs", "spark_tasks", "task_failures")}
             if spark_counts else None,
+            lost_attempts=[{"repeat": r.repeat, **a.to_dict()}
+                           for r in runs for a in r.lost_attempts],
+            lost_executors=[{"repeat": r.repeat, "executor_id": e}
+                            for r in runs for e in r.lost_executors],
         ))
     rows = _with_replay_errors(rows)
     rows.sort(key=lambda r: (r.nodes, r.name, _MODE_ORDER[r.mode]))
+    notes += [_lost_note(r, a) for r in rows for a in r.lost_attempts]
+    notes += [f"{r.name} ({r.mode.value}) repeat {e['repeat']}: executor {e['executor_id']} was "
+              "lost during the grid" for r in rows for e in r.lost_executors]
     cold = sum(r.cold_trials for r in rows if r.mode is Mode.MEASURED)
     if cold:
         notes.append(f"{cold} measured trials imported TensorFlow themselves (warm-up missed "
@@ -171,6 +183,39 @@ def summarize_run(
         rows=rows, accuracy=accuracy, environment=meta.get("environment", {}), notes=notes,
         trial_metrics=_trial_metrics(accuracy, trials_by_row),
     )
+
+
+def _timed(runs: list[ProfileRun]) -> list[ProfileRun]:
+    """The grid runs whose wall time is a whole grid's: those not resumed, if there are any."""
+    return [r for r in runs if not r.resumed_trials] or runs
+
+
+def _resumed_notes(key: tuple[str, Mode], runs: list[ProfileRun]) -> list[str]:
+    resumed = [r for r in runs if r.resumed_trials]
+    if not resumed:
+        return []
+    where = f"{key[0]} ({key[1].value})"
+    if len(resumed) < len(runs):
+        return [f"{where} repeat {r.repeat} was resumed after its driver died ({r.trials} of "
+                f"{r.trials + r.resumed_trials} trials ran after the resume): its wall time is "
+                "left out of the figures" for r in resumed]
+    return [f"{where} was resumed after its driver died: its wall time covers only the trials "
+            "run after the resume, so its wall time, speedup and efficiency are not the grid's, "
+            "nor, if it is the 1-node reference, the other profiles' speedups (run it again for "
+            "those)"]
+
+
+def _lost_note(row: Row, lost: dict[str, Any]) -> str:
+    where = f"{row.name} ({row.mode.value}) repeat {lost['repeat']}"
+    if lost["started_at"] is None:
+        return (f"{where}: an attempt of {lost['trial_id']} was lost before it could report "
+                "its start (its executor is named below if Spark saw it go); Spark ran it again")
+    executor = f"executor {lost['executor_id']} on {lost['host']}"
+    if lost["recovery_s"] is None:
+        return f"{where}: {executor} was lost running {lost['trial_id']}, which never finished"
+    return (f"{where}: {executor} was lost running {lost['trial_id']}; Spark ran it again, "
+            f"recovery cost {lost['recovery_s']:.1f} s (lost attempt's start to the re-run's "
+            "start); this repeat's wall time includes it")
 
 
 def _per_repeat(counts: Iterable[int]) -> float:

@@ -103,6 +103,34 @@ class TrialResult:
         return cls(**d)
 
 
+@dataclass(frozen=True)
+class LostAttempt:
+    """A trial's attempt whose executor was lost before the trial finished; Spark ran it again."""
+
+    trial_id: str
+    attempt: int  # Spark's attempt number of the lost one
+    executor_id: str | None
+    host: str | None
+    started_at: float | None  # the lost attempt's start (executor clock); None: lost before
+    # it could say it had begun
+    rerun_started_at: float | None  # start of the attempt that finished; None: none did
+
+    @property
+    def recovery_s(self) -> float | None:
+        """What the loss cost this trial: lost attempt's start -> the finishing attempt's start
+        (the work thrown away, Spark noticing the loss, and rescheduling)."""
+        if self.started_at is None or self.rerun_started_at is None:
+            return None
+        return self.rerun_started_at - self.started_at
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "recovery_s": self.recovery_s}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LostAttempt:
+        return cls(**{k: v for k, v in d.items() if k != "recovery_s"})
+
+
 @dataclass
 class ProfileRun:
     """One line of ``profiles.jsonl``: one repeat of the grid on one profile and mode."""
@@ -124,14 +152,21 @@ class ProfileRun:
     spark_jobs: int | None = None
     spark_tasks: int | None = None  # task attempts launched, retries included
     task_failures: int | None = None  # failed task attempts: each one is a retry or a lost trial
+    lost_attempts: list[LostAttempt] = field(default_factory=list)  # executors lost mid-trial
+    lost_executors: list[str] = field(default_factory=list)  # registered before, gone after
+    # Trials of this grid run recorded before a driver died; `bench run --resume` ran the rest, and
+    # wall_s covers only those: not the grid's wall time.
+    resumed_trials: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["mode"] = self.mode.value
+        d["lost_attempts"] = [a.to_dict() for a in self.lost_attempts]
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ProfileRun:
         d = dict(d)
         d["mode"] = Mode(d["mode"])
+        d["lost_attempts"] = [LostAttempt.from_dict(a) for a in d.get("lost_attempts", [])]
         return cls(**d)

@@ -186,7 +186,9 @@ def to_json(summary: RunSummary, meta: dict) -> dict:
         "replay_error": r.replay_error, "trials": r.trials, "cold_trials": r.cold_trials,
         "phases_s": r.phases_s, "wall_samples_s": r.wall_samples_s,
         "overhead_per_trial_s": r.overhead_per_trial_s, "trial_compute_s": r.trial_compute_s,
-        "spark": r.spark, "hash": profile_hashes.get(r.name),
+        "spark": r.spark, "lost_attempts": r.lost_attempts, "lost_executors": r.lost_executors,
+        "recovery_s": sum(a["recovery_s"] or 0.0 for a in r.lost_attempts),
+        "hash": profile_hashes.get(r.name),
     } for r in summary.rows]
     acc = summary.accuracy
     accuracy = None if acc is None else {

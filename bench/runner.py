@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.errors import UserError
-from bench.records import TrialResult, TrialSpec, TrialStatus
+from bench.records import LostAttempt, TrialResult, TrialSpec, TrialStatus
 from bench.tasks import TaskSettings, run_trial, warm_up
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,17 @@ class SparkCounts:
     task_failures: int
 
 
+def executor_ids(sc: Any) -> set[str] | None:
+    """The executors registered now; None if this Spark cannot say."""
+    try:
+        # SparkContext.getExecutorIds is Scala-private but public in the JVM; py4j reaches it.
+        ids = sc._jsc.sc().getExecutorIds().mkString(",")
+    except Exception:  # noqa: BLE001 - an internal API: no answer is better than no run
+        log.debug("could not list the executors", exc_info=True)
+        return None
+    return {i for i in ids.split(",") if i}
+
+
 def count_job_group(sc: Any, group: str) -> SparkCounts:
     tracker = sc.statusTracker()
     jobs = tracker.getJobIdsForGroup(group)
@@ -76,6 +87,8 @@ class GridTiming:
     dispatched_at: float  # the grid's job submitted
     last_result_at: float  # the last trial's result at the driver
     spark: SparkCounts
+    lost: list[LostAttempt]
+    lost_executors: list[str]  # executors registered when the grid began and gone at its end
 
     @property
     def wall_s(self) -> float:
@@ -138,12 +151,17 @@ def run_grid(
     on_result: Callable[[TrialResult], None],
     replay: dict[str, dict] | None = None,
     max_failures_in_a_row: int | None = None,
+    on_start: Callable[[dict], None] | None = None,
     clock: Clock = time.time,
 ) -> GridTiming:
     """Run every spec as one Spark task; call ``on_result`` once per trial, as it arrives.
 
     ``max_failures_in_a_row`` failed or timed-out trials arriving one after another cancel the
-    grid (TooManyFailures): every finished trial has been handed to ``on_result`` by then."""
+    grid (TooManyFailures): every finished trial has been handed to ``on_result`` by then.
+    ``on_start`` hears of every attempt as it begins (trial_id, attempt, executor_id, host)."""
+    if not specs:  # a resumed grid whose trials all have a result already
+        now = clock()
+        return GridTiming(now, now, SparkCounts(0, 0, 0), [], [])
     payloads = [
         {"trial_id": s.trial_id, "index": s.index, "params": s.params,
          "is_baseline": s.is_baseline, "replay": replay[s.trial_id] if replay else None}
@@ -151,6 +169,7 @@ def run_grid(
     ]
     task = functools.partial(run_trial, data_bc=data_bc, settings=settings)
     received: dict[str, TrialResult] = {}
+    starts: list[dict] = []  # every attempt that began, as each task announced it
     streak: list[TrialResult] = []
 
     def accept(raw: dict) -> None:
@@ -174,6 +193,7 @@ def run_grid(
         if max_failures_in_a_row and len(streak) >= max_failures_in_a_row:
             raise TooManyFailures(streak)
 
+    executors_before = executor_ids(sc)
     dispatched_at = clock()
     job = _Job(sc, f"bench-{settings.token}", f"bench: {settings.profile} {settings.mode.value}",
                lambda: sc.parallelize(payloads, len(payloads)).map(task).collect())
@@ -184,7 +204,13 @@ def run_grid(
                 message = inbox.get(timeout=0.1)
             except queue.Empty:
                 continue
-            if message.get("token") == settings.token:  # anything else is from an older grid
+            if message.get("token") != settings.token:  # from an older grid
+                continue
+            if "start" in message:
+                starts.append(message["start"])
+                if on_start is not None:
+                    on_start(message["start"])
+            else:
                 accept(message["result"])
         job.join()
     except BaseException:
@@ -196,5 +222,34 @@ def run_grid(
     for raw in job.result or []:  # results the channel did not deliver
         if raw["trial_id"] not in received:
             accept(raw)
-    return GridTiming(dispatched_at, max(r.received_at for r in received.values()),
-                      count_job_group(sc, job.group))
+    executors_after = executor_ids(sc)
+    return GridTiming(
+        dispatched_at, max(r.received_at for r in received.values()),
+        count_job_group(sc, job.group), lost_attempts(starts, received),
+        sorted(executors_before - executors_after, key=lambda e: (len(e), e))
+        if executors_before is not None and executors_after is not None else [])
+
+
+def lost_attempts(starts: list[dict], received: dict[str, TrialResult]) -> list[LostAttempt]:
+    """Attempts that began but gave no result because their executor was lost.
+
+    An attempt that began after its trial's result was in (Spark re-ran a task whose executor died
+    after sending it) lost nothing: its result is ignored, and Spark's counts show the extra task.
+    A trial finished by a later attempt with no earlier one heard of lost that attempt before it
+    could announce itself: it is listed with its executor unknown.
+    """
+    lost = []
+    for start in starts:
+        result = received.get(start["trial_id"])
+        if result is not None and result.attempt <= start["attempt"]:
+            continue
+        lost.append(LostAttempt(
+            trial_id=start["trial_id"], attempt=start["attempt"],
+            executor_id=start.get("executor_id"), host=start.get("host"),
+            started_at=start["started_at"],
+            rerun_started_at=result.started_at if result is not None else None))
+    heard = {a.trial_id for a in lost}
+    lost += [LostAttempt(trial_id=r.trial_id, attempt=r.attempt - 1, executor_id=None, host=None,
+                         started_at=None, rerun_started_at=r.started_at)
+             for r in received.values() if r.attempt > 0 and r.trial_id not in heard]
+    return sorted(lost, key=lambda a: (a.started_at is None, a.started_at or 0.0, a.trial_id))

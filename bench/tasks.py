@@ -77,6 +77,11 @@ def _send(channel: tuple[str, int] | None, message: dict) -> None:
 def run_trial(payload: dict, *, data_bc: Any, settings: TaskSettings) -> dict:
     """One trial, measured or replayed: the body of one Spark task."""
     started = time.time()
+    # Announce the attempt: if this executor is lost before the result is sent, the driver can
+    # still say which executor it was and what the re-run cost.
+    _send(settings.channel, {"token": settings.token, "start": {
+        "trial_id": payload["trial_id"], "attempt": _attempt(), "executor_id": executor_id(),
+        "host": socket.gethostname(), "started_at": started}})
     cold = "tensorflow" not in sys.modules
     t = time.perf_counter()
     data = _float_data(data_bc)

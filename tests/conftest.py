@@ -46,9 +46,10 @@ def no_leaks() -> Iterator[None]:
     leaked = []
     for pid in spark_processes() - before:
         try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                leaked.append(pid)
-        except psutil.NoSuchProcess:
+            proc = psutil.Process(pid)
+            if proc.status() != psutil.STATUS_ZOMBIE:
+                leaked.append(f"{pid} (parent {proc.ppid()}): {' '.join(proc.cmdline())[-160:]}")
+        except psutil.Error:
             pass
     assert not leaked, f"processes left running: {leaked}"
     assert bench_temp_dirs() - temp_before == set(), "temp folders left behind"

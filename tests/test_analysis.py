@@ -7,8 +7,9 @@ import json
 import pytest
 
 from bench.analysis import summarize_run
-from bench.records import Mode, ProfileRun, TrialResult, TrialStatus
+from bench.records import LostAttempt, Mode, ProfileRun, TrialResult, TrialStatus
 from bench.render import to_json, to_markdown, to_table
+from bench.runner import lost_attempts
 
 META = {"run_id": "r1", "workload": {"name": "w", "grid": "g", "trials": 3, "hash": "h"},
         "environment": {"python": "3.11"}}
@@ -109,6 +110,37 @@ def test_missing_trials_and_oversubscription_are_noted():
     s = summarize_run(META, trials, [prun("local", Mode.MEASURED, 1, 2.0, oversubscribed=True)])
     assert any("2 of 3 trials" in n for n in s.notes)
     assert any("oversubscribed" in n for n in s.notes)
+
+
+def test_an_attempt_lost_with_its_executor_is_found_named_and_costed():
+    b = trial("2-node", Mode.MEASURED, "b", index=1, start=7.5)
+    b.attempt, b.executor_id = 1, "0"
+    starts = [
+        {"trial_id": "a", "attempt": 0, "executor_id": "0", "host": "h", "started_at": 1.0},
+        {"trial_id": "b", "attempt": 0, "executor_id": "1", "host": "h", "started_at": 2.0},
+        {"trial_id": "b", "attempt": 1, "executor_id": "0", "host": "h", "started_at": 7.5},
+    ]
+    received = {"a": trial("2-node", Mode.MEASURED, "a", start=1.0), "b": b}
+    lost = lost_attempts(starts, received)
+    assert lost == [LostAttempt("b", 0, "1", "h", 2.0, 7.5)]
+    assert lost[0].recovery_s == 5.5
+    # An attempt Spark began after the trial's result was in lost nothing.
+    again = {"trial_id": "a", "attempt": 1, "executor_id": "1", "host": "h", "started_at": 9.0}
+    assert lost_attempts([*starts, again], received) == lost
+    # A re-run whose lost attempt never announced itself is still listed, executor unknown.
+    unheard = lost_attempts(starts[:1], received)
+    assert unheard == [LostAttempt("b", 0, None, None, None, 7.5)]
+    assert unheard[0].recovery_s is None
+
+    run = prun("2-node", Mode.MEASURED, 2, 9.0)
+    run.lost_attempts, run.lost_executors = lost, ["1"]
+    run = ProfileRun.from_dict(json.loads(json.dumps(run.to_dict())))  # as profiles.jsonl holds it
+    s = summarize_run(META, grid("2-node", Mode.MEASURED), [run])
+    assert any("executor 1 on h was lost running b" in n and "5.5 s" in n for n in s.notes)
+    profile = to_json(s, META)["profiles"][0]
+    assert profile["recovery_s"] == 5.5
+    assert profile["lost_attempts"][0]["executor_id"] == "1"
+    assert any("executor 1 was lost during the grid" in n for n in s.notes)
 
 
 def test_printers_read_the_same_summary():

@@ -45,7 +45,7 @@ def write_owner(folder: Path, pids: list[int]) -> None:
     os.replace(tmp, folder / OWNER_FILE)
 
 
-def _running(identity: dict | None) -> psutil.Process | None:
+def running_process(identity: dict | None) -> psutil.Process | None:
     """The process of this identity if it still runs: same pid *and* same start time."""
     if not identity:
         return None
@@ -89,10 +89,11 @@ def clean_leftovers(temp_dir: Path | None = None) -> Cleaned:
             owner = {}
         except (OSError, json.JSONDecodeError):
             owner = {}
-        if _running(owner.get("driver")) is not None:
+        if running_process(owner.get("driver")) is not None:
             cleaned.in_use.append(folder)
             continue
-        cleaned.processes += _stop([p for p in map(_running, owner.get("processes", [])) if p])
+        alive = [p for p in map(running_process, owner.get("processes", [])) if p is not None]
+        cleaned.processes += _stop(alive)
         shutil.rmtree(folder, ignore_errors=True)
         cleaned.folders.append(folder)
     return cleaned

@@ -1,0 +1,90 @@
+"""Faults on a real local standalone cluster: a worker, with its executor, killed mid-grid."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import psutil
+import pytest
+
+from bench.cluster import LocalStandaloneCluster, load_profile
+from bench.datasets import load_dataset
+from bench.experiment import package_archive
+from bench.records import Mode, TrialSpec, TrialStatus
+from bench.result_channel import ResultChannel
+from bench.runner import run_grid, warm_up_workers
+from bench.spark_session import shutdown_gateway, spark_context
+from bench.tasks import TaskSettings
+
+pytestmark = [pytest.mark.spark, pytest.mark.tensorflow, pytest.mark.slow]
+
+
+def executor_of(worker: psutil.Process) -> str | None:
+    """The executor id a standalone worker runs (its CoarseGrainedExecutorBackend's argument)."""
+    for child in worker.children(recursive=True):
+        try:
+            args = child.cmdline()
+        except psutil.Error:
+            continue
+        if "--executor-id" in args:
+            return args[args.index("--executor-id") + 1]
+    return None
+
+
+def kill_tree(proc: psutil.Process) -> None:
+    """SIGKILL a worker and everything under it, as a crashed machine would lose them."""
+    family = [proc, *proc.children(recursive=True)]
+    for p in family:
+        p.kill()
+    psutil.wait_procs(family, timeout=30)
+
+
+def test_a_worker_killed_mid_grid_loses_no_trial_and_is_named(tmp_path, no_leaks):
+    profile = load_profile("2-node")
+    cluster = LocalStandaloneCluster(profile, tmp_path / "logs")
+    specs = [TrialSpec(f"t{i}", i, {"learning_rate": 0.05 * (i + 1), "neurons": 16, "layers": 1,
+                                    "momentum": 0.0}, i == 0) for i in range(6)]
+    # Ship this checkout's bench, as `bench run` does, whatever copy the venv has installed.
+    archive = package_archive(tmp_path)
+    with cluster, spark_context(cluster, "bench fault test", [archive]) as sc, \
+            ResultChannel() as channel:
+        data_bc = sc.broadcast(load_dataset("digits", seed=3))
+        warm_up_workers(sc, profile.slots, tensorflow=True)
+        victim = psutil.Process(cluster.pids()[2])  # the second worker
+        victim_executor = executor_of(victim)
+        assert victim_executor is not None
+        killed = threading.Event()
+        results = []
+
+        def on_start(start: dict) -> None:
+            # Kill the victim once it is surely mid-trial: it has just begun its second one.
+            begun = [s for s in starts if s["executor_id"] == victim_executor]
+            starts.append(start)
+            if start["executor_id"] == victim_executor and begun and not killed.is_set():
+                kill_tree(victim)
+                killed.set()
+
+        starts: list[dict] = []
+        settings = TaskSettings(profile="2-node", mode=Mode.MEASURED, repeat=0, model="mlp",
+                                epochs=8, batch_size=32, seed=5, channel=channel.address,
+                                token=uuid.uuid4().hex)
+        timing = run_grid(sc, specs, data_bc=data_bc, settings=settings, inbox=channel.inbox,
+                          on_result=results.append, on_start=on_start)
+    shutdown_gateway()  # the driver's JVM too: no_leaks counts it
+
+    assert killed.is_set(), (victim_executor, starts)
+    # Every trial of the grid ends exactly once, all of them ok.
+    assert sorted(r.trial_id for r in results) == [s.trial_id for s in specs]
+    assert all(r.status is TrialStatus.OK for r in results)
+    # The lost attempt is named, and its trial finished elsewhere.
+    assert len(timing.lost) == 1
+    lost = timing.lost[0]
+    assert lost.executor_id == victim_executor
+    finished = next(r for r in results if r.trial_id == lost.trial_id)
+    assert finished.executor_id != victim_executor and finished.attempt > lost.attempt
+    assert lost.recovery_s is not None and lost.recovery_s > 0
+    assert timing.lost_executors == [victim_executor]  # as Spark's driver saw it go
+    # Spark counted the lost attempt and ran the trial again; nothing else was retried.
+    assert timing.spark.task_failures >= 1
+    assert timing.spark.tasks == len(specs) + timing.spark.task_failures
