@@ -20,6 +20,7 @@ from bench.cluster.leftovers import write_owner
 from bench.plan import PlannedProfile
 from bench.records import COMPUTE_PHASES, Mode, ProfileRun, TrialResult, TrialSpec
 from bench.result_channel import ResultChannel
+from bench.resume import ResumeState
 from bench.rundir import RunDirectory
 from bench.runner import run_grid, warm_up_workers
 from bench.spark_session import spark_context
@@ -66,25 +67,37 @@ def run_experiment(
     run_dir: RunDirectory,
     dataset: Any,
     knobs: TestKnobs | None = None,
+    resume: ResumeState | None = None,
 ) -> None:
+    """Run every planned profile; with ``resume``, only what the run directory has no result of."""
+    resume = resume or ResumeState()
     reference: list[TrialResult] = []
     with tempfile.TemporaryDirectory(prefix="bench-ship-") as ship:
         write_owner(Path(ship), [])
         archive = package_archive(Path(ship))
         for pp in planned:
-            results = _run_profile(workload, specs, pp, repeats, run_dir, dataset, archive,
-                                   reference, knobs or TestKnobs())
-            if pp.profile.nodes == 1:
-                reference = results
+            todo = [(mode, repeat) for mode in pp.modes for repeat in range(repeats)
+                    if not resume.is_finished((pp.profile.name, mode, repeat))]
+            if todo:
+                results = _run_profile(workload, specs, pp, todo, run_dir, dataset, archive,
+                                       reference, knobs or TestKnobs(), resume)
+            else:  # finished before the resume: no cluster needed
+                results = []
+            if pp.profile.nodes == 1:  # its measured durations drive replay
+                finished_before = [(pp.profile.name, Mode.MEASURED, r) for r in range(repeats)
+                                   if (Mode.MEASURED, r) not in todo]
+                reference = [t for g in finished_before for t in resume.results(g)] + results
 
 
 def _run_profile(
-    workload: Workload, specs: list[TrialSpec], pp: PlannedProfile, repeats: int,
-    run_dir: RunDirectory, dataset: Any, archive: str, reference: list[TrialResult],
-    knobs: TestKnobs,
+    workload: Workload, specs: list[TrialSpec], pp: PlannedProfile,
+    todo: list[tuple[Mode, int]], run_dir: RunDirectory, dataset: Any, archive: str,
+    reference: list[TrialResult], knobs: TestKnobs, resume: ResumeState,
 ) -> list[TrialResult]:
+    """The (mode, repeat) grid runs of ``todo`` on one cluster; the measured trial results."""
     profile = pp.profile
     measured: list[TrialResult] = []
+    repeats = max(repeat for _, repeat in todo) + 1
     begin = time.perf_counter()
     cluster = cluster_for(profile, run_dir.logs(profile.name))
     with cluster, spark_context(cluster, f"bench {run_dir.run_id} {profile.name}",
@@ -94,13 +107,16 @@ def _run_profile(
         driver_host = sc.getConf().get("spark.driver.host")
         with ResultChannel(driver_host) as channel:
             data_bc = sc.broadcast(dataset)
-            for mode in pp.modes:
+            for mode in dict.fromkeys(m for m, _ in todo):
                 warmup_s, workers = warm_up_workers(sc, profile.slots,
                                                     tensorflow=mode is Mode.MEASURED)
                 log.info("%s %s: warm-up %.1f s on %d slots", profile.name, mode.value,
                          warmup_s, len(workers))
                 replay = replay_payloads(reference) if mode is Mode.REPLAY else None
-                for repeat in range(repeats):
+                for repeat in (r for m, r in todo if m is mode):
+                    grid_run = (profile.name, mode, repeat)
+                    earlier = resume.results(grid_run)  # recorded before a resume
+                    remaining = resume.remaining(grid_run, specs)
                     settings = TaskSettings(
                         profile=profile.name, mode=mode, repeat=repeat, model=workload.model,
                         epochs=workload.training.epochs,
@@ -113,8 +129,8 @@ def _run_profile(
                     if repeats > 1:
                         label += f" {repeat + 1}/{repeats}"
                     results: list[TrialResult] = []
-                    with tqdm(total=len(specs), desc=label, unit="trial", leave=True,
-                              disable=None) as bar:
+                    with tqdm(total=len(specs), initial=len(earlier), desc=label, unit="trial",
+                              leave=True, disable=None) as bar:
 
                         def on_result(result: TrialResult, bar=bar, results=results) -> None:
                             run_dir.append_trial(result)
@@ -122,23 +138,24 @@ def _run_profile(
                             bar.update()
 
                         started_at = time.time()
-                        timing = run_grid(sc, specs, data_bc=data_bc, settings=settings,
+                        timing = run_grid(sc, remaining, data_bc=data_bc, settings=settings,
                                           inbox=channel.inbox, on_result=on_result,
                                           replay=replay,
                                           max_failures_in_a_row=(
                                               workload.training.max_failures_in_a_row))
                     run_dir.append_profile_run(ProfileRun(
                         profile=profile.name, mode=mode, repeat=repeat, nodes=profile.nodes,
-                        cores=profile.cores, slots=profile.slots, trials=len(specs),
+                        cores=profile.cores, slots=profile.slots, trials=len(remaining),
                         wall_s=timing.wall_s,
                         startup_s=startup_s, warmup_s=warmup_s,
                         oversubscribed=pp.oversubscribed and mode is Mode.MEASURED,
                         started_at=started_at, ended_at=time.time(),
                         spark_jobs=timing.spark.jobs, spark_tasks=timing.spark.tasks,
-                        task_failures=timing.spark.task_failures,
+                        task_failures=timing.spark.task_failures, lost_attempts=timing.lost,
+                        lost_executors=timing.lost_executors, resumed_trials=len(earlier),
                     ))
                     log.info("%s: %d trials in %.2f s", label, len(results), timing.wall_s)
                     if mode is Mode.MEASURED:
-                        measured += results
+                        measured += earlier + results
             data_bc.destroy()
     return measured

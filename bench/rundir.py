@@ -124,6 +124,22 @@ class RunDirectory:
     def profile_runs(self) -> list[ProfileRun]:
         return [ProfileRun.from_dict(d) for d in _read_lines(self.path / PROFILES)]
 
+    def repair_tails(self) -> list[str]:
+        """Cut a line a killed driver left half-written at the end of ``trials.jsonl`` or
+        ``profiles.jsonl``, so lines appended after it (a resume) stay readable. The files it
+        cut."""
+        repaired = []
+        for name in (TRIALS, PROFILES):
+            path = self.path / name
+            if not path.exists():
+                continue
+            data = path.read_bytes()
+            if data and not data.endswith(b"\n"):
+                with path.open("r+b") as f:
+                    f.truncate(data.rfind(b"\n") + 1)
+                repaired.append(name)
+        return repaired
+
     def mark_latest(self) -> None:
         """Point ``<out>/latest`` at this run, for scripts (``bench report reports/runs/latest``).
         Replaced atomically: a reader sees the old run or the new one."""

@@ -115,6 +115,7 @@ def test_interrupt_stops_everything_and_keeps_finished_trials(tmp_path, sig, cod
             proc.kill()
     assert proc.returncode == code, stderr[-3000:]
     assert "finished trials are in" in stdout
+    assert f"bench run --resume {run.resolve()}" in stdout  # how to finish it
     finished = (run / "trials.jsonl").read_text().splitlines()
     assert 1 <= len(finished) < 7
     assert "Traceback" not in stderr

@@ -67,6 +67,7 @@ class ClusterProfile:
             "master": self.master or "local-standalone",
             "spark": self.spark,
             "hash": self.definition_hash(),
+            "path": str(self.path),
         }
 
 

@@ -19,6 +19,7 @@ from bench.experiment import run_experiment
 from bench.plan import ModeChoice, plan
 from bench.preflight import check_java, check_memory, usable_cores
 from bench.records import FORMAT_VERSION, Mode
+from bench.resume import ResumeState, RunJob, load_resume
 from bench.rundir import REPORT, RunDirectory
 from bench.spark_session import shutdown_gateway
 from bench.test_knobs import read_test_knobs
@@ -41,40 +42,38 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
                         help="a name in workloads/ or a .toml path (default: digits-mlp)")
     parser.add_argument("--grid", metavar="NAME", default=None,
                         help="a grid of the workload (default: the workload's default_grid)")
-    parser.add_argument("--clusters", metavar="A,B,C", default=",".join(DEFAULT_PROFILES),
+    parser.add_argument("--clusters", metavar="A,B,C", default=None,
                         help="cluster profiles, names in clusters/ or .toml paths "
-                             "(default: %(default)s)")
-    parser.add_argument("--repeats", type=_positive_int, default=1, metavar="N",
+                             f"(default: {','.join(DEFAULT_PROFILES)})")
+    parser.add_argument("--repeats", type=_positive_int, default=None, metavar="N",
                         help="run each grid N times for mean +- sd (default: 1)")
-    parser.add_argument("--mode", choices=[m.value for m in ModeChoice], default="auto",
+    parser.add_argument("--mode", choices=[m.value for m in ModeChoice], default=None,
                         help="auto: replay profiles bigger than this host (default); measured: "
                              "real trials everywhere; replay: replay every multi-node profile")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "reports" / "runs",
                         metavar="DIR", help="where run directories go (default: reports/runs)")
+    parser.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
+                        help="finish a run whose driver died: run only the trials that have no "
+                             "result, then report the whole run (everything else comes from "
+                             "the run)")
     parser.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
     # Everything a user can get wrong is checked before a file is written or a process started.
-    workload = load_workload(args.workload)
-    specs = workload.trials(args.grid)
-    grid = args.grid or workload.default_grid
-    names = [n.strip() for n in args.clusters.split(",") if n.strip()]
-    if not names:
-        raise UserError("no cluster profile given", where="--clusters",
-                        fix="name at least one, e.g. --clusters local,2-node")
-    profiles = load_profiles(names)
-    knobs = read_test_knobs()
-    planned = plan(profiles, ModeChoice(args.mode), usable_cores())
-    _check_node_type(profiles)
+    if args.resume is not None:
+        run, job = _resumed(args)
+    else:
+        run, job = None, _new(args)
     java = check_java()
-    for pp in planned:  # each cluster: reachable, or small enough for this host
+    for pp in job.planned:  # each cluster: reachable, or small enough for this host
         if pp.profile.is_local:
             check_memory(pp.profile.name, pp.profile.nodes,
                          memory_mb(pp.profile.executor_memory),
                          tensorflow=Mode.MEASURED in pp.modes)
         else:
             check_reachable(pp.profile)
+    workload = job.workload
     dataset = load_dataset(
         workload.dataset.name, seed=workload.training.seed, path=workload.dataset.path,
         validation_size=workload.dataset.validation_size,
@@ -83,7 +82,69 @@ def main(args: argparse.Namespace) -> int:
 
     if cleaned := clean_leftovers():
         print(f"bench: {cleaned.describe()}")
-    run = RunDirectory.create(args.out, workload.name)
+    if run is None:
+        run = _create_run(args.out, job, java)
+    else:
+        run.repair_tails()
+        meta = run.meta()
+        meta.setdefault("resumed_at", []).append(time.time())
+        run.write_meta(meta)
+        left = sum(len(job.state.remaining((pp.profile.name, mode, r), job.specs))
+                   for pp in job.planned for mode in pp.modes for r in range(job.repeats)
+                   if not job.state.is_finished((pp.profile.name, mode, r)))
+        print(f"bench: resuming {run.path}: {left} trial runs have no result yet")
+    if job.knobs.active:
+        print(f"bench: TEST KNOB ON, these figures are made worse on purpose: "
+              f"{job.knobs.describe()}")
+    run.mark_latest()
+    try:
+        run_experiment(workload, job.specs, job.planned, job.repeats, run, dataset, job.knobs,
+                       job.state)
+    except BaseException:  # re-raised: an error, Ctrl-C or SIGTERM all end here first
+        # Whatever finished is on disk; say where and how to finish, then let main() report
+        # the cause.
+        with contextlib.suppress(Exception):
+            write_report(run)
+        print(f"bench: finished trials are in {run.path / 'trials.jsonl'}; to run the rest: "
+              f"bench run --resume {run.path}")
+        raise
+    finally:
+        shutdown_gateway()
+    print(write_report(run))
+    print(f"\nrun directory: {run.path}\nreport: {run.path / REPORT}")
+    return 0
+
+
+def _new(args: argparse.Namespace) -> RunJob:
+    workload = load_workload(args.workload)
+    specs = workload.trials(args.grid)
+    names = [n.strip() for n in (args.clusters or ",".join(DEFAULT_PROFILES)).split(",")
+             if n.strip()]
+    if not names:
+        raise UserError("no cluster profile given", where="--clusters",
+                        fix="name at least one, e.g. --clusters local,2-node")
+    profiles = load_profiles(names)
+    knobs = read_test_knobs()
+    planned = plan(profiles, ModeChoice(args.mode or "auto"), usable_cores())
+    _check_node_type(profiles)
+    return RunJob(workload, args.grid or workload.default_grid, specs, planned,
+                  args.repeats or 1, args.mode or "auto", knobs, ResumeState())
+
+
+def _resumed(args: argparse.Namespace) -> tuple[RunDirectory, RunJob]:
+    given = [f"--{name}" for name in ("workload", "grid", "clusters", "repeats", "mode")
+             if getattr(args, name) is not None]
+    if given:
+        raise UserError(f"--resume takes the run's own settings; {', '.join(given)} cannot "
+                        "change them", where=" ".join(given),
+                        fix=f"drop {', '.join(given)}, or start a new run without --resume")
+    run = RunDirectory.open(args.resume)
+    return run, load_resume(run, usable_cores(), read_test_knobs())
+
+
+def _create_run(out: Path, job: RunJob, java: str) -> RunDirectory:
+    workload, specs, grid = job.workload, job.specs, job.grid
+    run = RunDirectory.create(out, workload.name)
     run.write_meta({
         "format_version": FORMAT_VERSION,
         "bench_version": __version__,
@@ -97,29 +158,14 @@ def main(args: argparse.Namespace) -> int:
             "thresholds": workload.thresholds.to_dict(),
         },
         "profiles": [pp.profile.describe() | {"modes": [m.value for m in pp.modes],
-                                              "plan": pp.reason} for pp in planned],
-        "options": {"repeats": args.repeats, "mode": args.mode},
-        "test_knobs": knobs.to_dict(),
+                                              "plan": pp.reason} for pp in job.planned],
+        "options": {"repeats": job.repeats, "mode": job.mode},
+        "test_knobs": job.knobs.to_dict(),
         "environment": capture(java, PROJECT_ROOT),
     })
     print(f"bench: {workload.name} grid '{grid}' ({len(specs)} trials) on "
-          f"{', '.join(p.name for p in profiles)}; run directory {run.path}")
-    if knobs.active:
-        print(f"bench: TEST KNOB ON, these figures are made worse on purpose: {knobs.describe()}")
-    run.mark_latest()
-    try:
-        run_experiment(workload, specs, planned, args.repeats, run, dataset, knobs)
-    except BaseException:  # re-raised: an error, Ctrl-C or SIGTERM all end here first
-        # Whatever finished is on disk; say where, then let main() report the cause.
-        with contextlib.suppress(Exception):
-            write_report(run)
-        print(f"bench: finished trials are in {run.path / 'trials.jsonl'}")
-        raise
-    finally:
-        shutdown_gateway()
-    print(write_report(run))
-    print(f"\nrun directory: {run.path}\nreport: {run.path / REPORT}")
-    return 0
+          f"{', '.join(pp.profile.name for pp in job.planned)}; run directory {run.path}")
+    return run
 
 
 def _check_node_type(profiles) -> None:

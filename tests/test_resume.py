@@ -1,0 +1,135 @@
+"""`bench run --resume`: a run whose driver was SIGKILLed is finished without re-running a trial."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, write_workload
+
+from bench.errors import UserError
+from bench.records import Mode, ProfileRun, TrialResult, TrialStatus
+from bench.resume import ResumeState, load_resume
+from bench.rundir import RunDirectory
+from bench.test_knobs import TestKnobs
+from bench.workload import load_workload
+
+
+def bench(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+
+
+def _trial(trial_id: str, repeat: int = 0, profile: str = "local") -> TrialResult:
+    return TrialResult(profile=profile, mode=Mode.MEASURED, repeat=repeat, trial_id=trial_id,
+                       index=0, params={}, is_baseline=False, status=TrialStatus.OK)
+
+
+def _run_with_meta(tmp_path: Path, workload_path: Path) -> RunDirectory:
+    """A run directory as `bench run` starts one, for the workload at ``workload_path``."""
+    workload = load_workload(str(workload_path))
+    run = RunDirectory.create(tmp_path / "runs", workload.name)
+    local = {"name": "local", "hash": None, "modes": ["measured"]}
+    from bench.cluster.profile import load_profile
+
+    local["hash"] = load_profile("local").definition_hash()
+    run.write_meta({"format_version": 1, "workload": {
+        "name": workload.name, "path": str(workload_path), "grid": "tiny",
+        "trials": len(workload.trials("tiny")), "hash": workload.definition_hash("tiny")},
+        "profiles": [local], "options": {"repeats": 1, "mode": "auto"},
+        "test_knobs": TestKnobs().to_dict()})
+    return run
+
+
+def test_the_state_of_a_run_says_what_is_left(tmp_path):
+    run = _run_with_meta(tmp_path, write_workload(tmp_path))
+    run.append_trial(_trial("baseline"))
+    state = ResumeState.of(run)
+    job = load_resume(run, host_cores=2, knobs=TestKnobs())
+    assert not state.is_finished(("local", Mode.MEASURED, 0))
+    left = state.remaining(("local", Mode.MEASURED, 0), job.specs)
+    assert [s.trial_id for s in left] == [s.trial_id for s in job.specs if s.trial_id != "baseline"]
+    run.append_profile_run(ProfileRun("local", Mode.MEASURED, 0, 1, 1, 1, 4, 1.0, 1.0, 1.0,
+                                      False, 0.0, 1.0))
+    assert ResumeState.of(run).is_finished(("local", Mode.MEASURED, 0))
+
+
+def test_a_line_cut_by_a_killed_driver_is_repaired_before_new_lines(tmp_path):
+    run = _run_with_meta(tmp_path, write_workload(tmp_path))
+    run.append_trial(_trial("a"))
+    with (run.path / "trials.jsonl").open("a") as f:
+        f.write('{"profile": "local", "mo')  # SIGKILL in the middle of a write
+    assert run.repair_tails() == ["trials.jsonl"]
+    run.append_trial(_trial("b"))
+    assert [t.trial_id for t in run.trials()] == ["a", "b"]
+
+
+def test_a_run_whose_definitions_changed_is_not_resumed(tmp_path):
+    path = write_workload(tmp_path)
+    run = _run_with_meta(tmp_path, path)
+    path.write_text(path.read_text().replace("epochs = 2", "epochs = 3"))
+    with pytest.raises(UserError, match="changed since this run began"):
+        load_resume(run, host_cores=2, knobs=TestKnobs())
+    with pytest.raises(UserError, match="test knobs"):
+        path.write_text(path.read_text().replace("epochs = 3", "epochs = 2"))
+        load_resume(run, host_cores=2, knobs=TestKnobs(slowdown=0.2))
+
+
+def test_resume_takes_the_runs_own_settings(tmp_path):
+    run = _run_with_meta(tmp_path, write_workload(tmp_path))
+    proc = bench("run", "--resume", str(run.path), "--grid", "small")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "--grid" in proc.stderr and "fix:" in proc.stderr
+
+
+@pytest.mark.spark
+@pytest.mark.tensorflow
+@pytest.mark.slow
+def test_a_run_killed_with_sigkill_is_resumed_without_running_a_trial_twice(tmp_path, no_leaks):
+    workload = write_workload(tmp_path, epochs=30, rates="[0.01, 0.02, 0.03, 0.04, 0.05]")
+    out = tmp_path / "runs"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench", "run", "--workload", str(workload), "--clusters",
+         "local,2-node", "--out", str(out)], cwd=ROOT, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, "the run ended before it could be killed"
+            trials = list(out.glob("*/trials.jsonl"))
+            if trials and len(trials[0].read_text().splitlines()) >= 2:
+                break
+            time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    run_dir = (out / "latest").resolve()
+    before = [json.loads(line) for line in (run_dir / "trials.jsonl").read_text().splitlines()
+              if line.endswith("}")]
+    assert 2 <= len(before) < 5, "killed mid-way through the 1-node profile"
+
+    resumed = bench("run", "--resume", str(run_dir))
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert f"resuming {run_dir}" in resumed.stdout
+    assert "stopped" in resumed.stdout  # the killed run's cluster was cleaned up first
+
+    rows = [json.loads(line) for line in (run_dir / "trials.jsonl").read_text().splitlines()]
+    seen = Counter((r["profile"], r["mode"], r["repeat"], r["trial_id"]) for r in rows)
+    assert all(n == 1 for n in seen.values()), "a trial ran twice"
+    # local measured, 2-node measured and 2-node replayed: every trial of each, all there
+    trials = json.loads((run_dir / "run.json").read_text())["workload"]["trials"]
+    assert len(seen) == 3 * trials
+    first = {(r["trial_id"], r["test_error"]) for r in before}
+    assert first <= {(r["trial_id"], r["test_error"]) for r in rows}  # kept, not re-run
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["accuracy"]["metrics_identical"] is True
+    assert any("local (measured) was resumed" in n for n in summary["notes"])
