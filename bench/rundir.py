@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +80,11 @@ class RunDirectory:
         except OSError as e:
             raise UserError(f"cannot create the output folder: {e.strerror}", where=str(out_dir),
                             fix="choose another folder with --out") from None
+        latest = out_dir / LATEST
+        if os.path.lexists(latest) and not latest.is_symlink():  # mark_latest could not replace it
+            raise UserError(f"'{LATEST}' here is not the link bench keeps to the newest run",
+                            where=str(latest), fix="remove or rename it, or choose another --out")
+        # mkdir is atomic: of runs started in the same second, each gets its own folder.
         for suffix in ["", *(f"-{i}" for i in range(2, 100))]:
             path = out_dir / f"{stamp}-{workload}{suffix}"
             try:
@@ -89,7 +95,8 @@ class RunDirectory:
                 raise UserError(f"cannot write here: {e.strerror}", where=str(out_dir),
                                 fix="choose another folder with --out") from None
             return cls(path)
-        raise UserError("too many runs started in the same second", where=str(out_dir))
+        raise UserError("too many runs started in the same second", where=str(out_dir),
+                        fix="start the next run a second later")
 
     @classmethod
     def open(cls, path: Path) -> RunDirectory:
@@ -141,13 +148,16 @@ class RunDirectory:
 
     def mark_latest(self) -> None:
         """Point ``<out>/latest`` at this run, for scripts (``bench report reports/runs/latest``).
-        Replaced atomically: a reader sees the old run or the new one."""
+        Replaced atomically: a reader sees the old run or the new one. Runs marking at the same
+        time (other processes, or threads of this one) each use their own temporary link."""
         link = self.path.parent / LATEST
-        tmp = self.path.parent / f".{LATEST}-{os.getpid()}"
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        tmp = self.path.parent / f".{LATEST}-{os.getpid()}-{uuid.uuid4().hex}"
         tmp.symlink_to(self.path.name)
-        os.replace(tmp, link)
+        try:
+            os.replace(tmp, link)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()  # left only when the replace failed
 
     def logs(self, profile: str) -> Path:
         return self.path / "logs" / profile
