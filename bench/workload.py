@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from bench.tomlfile import Check, Invalid, Table, load_toml, non_negative, posit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WORKLOAD = "digits-mlp"
+# A workload's name is part of run directory and baseline file names.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,7 @@ def find_workload(name_or_path: str | None) -> Path:
 def load_workload(name_or_path: str | None = None) -> Workload:
     path = find_workload(name_or_path)
     top = Table(load_toml(path), str(path))
-    name = top.get("name", str, default=path.stem)
+    name = top.get("name", str, default=path.stem, check=_plain_name)
     description = top.get("description", str, default="")
 
     ds = top.table("dataset")
@@ -200,6 +203,13 @@ def _read_grid(table: Table, hyper: dict) -> dict[str, list[Any]]:
         raise UserError("empty grid", where=table.where, fix="add at least one hyperparameter list")
     table.finish(known=list(hyper))
     return axes
+
+
+def _plain_name(value: str) -> Invalid | None:
+    if _NAME.match(value):
+        return None
+    return Invalid(f"must be a plain name (it names run folders and baselines), got {value!r}",
+                   "use letters, digits, '.', '_' and '-', e.g. name = \"digits-mlp\"")
 
 
 def _one_of(choices, what: str) -> Check:

@@ -195,6 +195,12 @@ def out_is_a_file(tmp: Path) -> Case:
                 "cannot create the output folder", str(tmp / "runs"), "--out")
 
 
+def out_latest_not_a_link(tmp: Path) -> Case:
+    (tmp / "runs" / "latest").mkdir(parents=True)  # where bench keeps a link to the newest run
+    return Case(["run", "--workload", str(tiny(tmp)), "--clusters", "local"],
+                "not the link bench keeps", str(tmp / "runs" / "latest"), "remove or rename it")
+
+
 def out_read_only(tmp: Path) -> Case:
     out = tmp / "locked"
     out.mkdir(mode=0o500)
@@ -227,6 +233,7 @@ TABLE = [
     pytest.param(workload(lambda t: t.replace("layers = 1\n", ""), "missing required key 'layers'", "baseline", "add 'layers = ...'"), id="workload-baseline-misses-a-hyperparameter"),
     pytest.param(workload(lambda t: t.replace("momentum = 0.0", "momentum = 0.0\ndropout = 0.5"), "unknown key 'dropout'", "baseline", "learning_rate"), id="workload-baseline-key-the-model-lacks"),
     pytest.param(workload(lambda t: t + "dropout = [0.1, 0.2]\n", "unknown key 'dropout'", "grids.tiny", "learning_rate"), id="workload-grid-key-the-model-lacks"),
+    pytest.param(workload(lambda t: 'name = "../tiny"\n' + t, "'name' must be a plain name", "", "e.g. name = \"digits-mlp\""), id="workload-name-not-plain"),
     pytest.param(workload(lambda t: t.replace('default_grid = "tiny"', 'default_grid = "huge"'), "unknown grid 'huge'", "", "use one of: tiny"), id="workload-unknown-default-grid"),
     pytest.param(workload(lambda t: t.replace('name = "digits"', 'name = "mnist"\npath = "/nonexistent/mnist.npz"'), "MNIST data not found", "dataset", "mnist.npz"), id="workload-mnist-file-missing"),
     pytest.param(lambda tmp: Case(["run", "--workload", str(tiny(tmp)), "--grid", "huge"], "has no grid 'huge'", "--grid", "use one of: tiny"), id="unknown-grid-option"),
@@ -269,9 +276,15 @@ TABLE = [
     pytest.param(no_java, id="no-java"),
     pytest.param(out_below_a_file, id="out-below-a-file"),
     pytest.param(out_is_a_file, id="out-is-a-file"),
+    pytest.param(out_latest_not_a_link, id="out-latest-is-a-folder"),
     pytest.param(out_read_only, id="out-read-only", marks=pytest.mark.skipif(
         os.geteuid() == 0, reason="root writes into a read-only folder")),
 ]
+
+
+def entries(out: Path) -> list[str]:
+    """What --out holds: nothing, unless the case put something there."""
+    return sorted(p.name for p in out.iterdir()) if out.is_dir() else []
 
 
 def tree(folder: Path) -> dict[str, bytes | None]:
@@ -291,7 +304,7 @@ def test_bad_input_exits_2_saying_what_where_and_how_to_fix(tmp_path, build):
             env.pop(key, None)
         else:
             env[key] = value
-    before = tree(tmp_path)
+    before, out_before = tree(tmp_path), entries(out)
     try:
         done = subprocess.run([sys.executable, "-m", "bench", *args], cwd=tmp_path, env=env,
                               capture_output=True, text=True, timeout=120)
@@ -306,6 +319,6 @@ def test_bad_input_exits_2_saying_what_where_and_how_to_fix(tmp_path, build):
     fix = message.partition("  fix: ")[2]
     assert fix.strip(), f"no fix line: {message}"
     assert case.fix in fix, message
-    # nothing half-written: no run directory, no file changed
-    assert not out.is_dir() or not any(out.iterdir()), list(out.iterdir())
+    # nothing half-written: no run directory (nor anything else) in --out, no file changed
+    assert entries(out) == out_before
     assert tree(tmp_path) == before
