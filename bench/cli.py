@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 from types import FrameType
+from typing import NoReturn
 
 from bench.commands import baseline, check, cluster, compare, report, run
 from bench.errors import UserError
@@ -24,8 +25,17 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise Terminated()
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's own errors (exit 2) in bench's form: what, where, and a fix line."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message}\n"
+                                   f"  fix: see `{self.prog} --help`\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="bench",
         description="Measure how a hyperparameter grid of TensorFlow trainings scales out on "
                     "Spark (speedup, efficiency, accuracy gain over the baseline).",

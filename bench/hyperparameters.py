@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from bench.tomlfile import Invalid
+
 
 @dataclass(frozen=True)
 class HyperParameter:
@@ -19,20 +21,27 @@ class HyperParameter:
     min_inclusive: bool = True
     help: str = ""
 
-    def problem(self, value: object) -> str | None:
+    @property
+    def range(self) -> str:
+        """The values it takes, e.g. "(0, inf)"."""
+        low = "[" if self.min_inclusive else "("
+        high = "inf)" if math.isinf(self.maximum) else f"{self.maximum:g}]"
+        return f"{low}{self.minimum:g}, {high}"
+
+    def problem(self, value: object) -> Invalid | None:
         """Why ``value`` is not valid for this hyperparameter, or None when it is."""
+        kind = "a whole number" if self.kind is int else "a number"
+        fix = f"give {self.name} ({self.help}) as {kind} in {self.range}"
         # bool is an int in Python; a grid of true/false is never meant as a number.
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return f"must be a number ({self.kind.__name__}), got {value!r}"
+            return Invalid(f"must be a number ({self.kind.__name__}), got {value!r}", fix)
         if self.kind is int and not isinstance(value, int):
-            return f"must be a whole number, got {value!r}"
+            return Invalid(f"must be a whole number, got {value!r}", fix)
         if isinstance(value, float) and not math.isfinite(value):
-            return f"must be finite, got {value!r}"
+            return Invalid(f"must be finite, got {value!r}", fix)
         low_ok = value >= self.minimum if self.min_inclusive else value > self.minimum
         if not low_ok or value > self.maximum:
-            low = "[" if self.min_inclusive else "("
-            high = "inf)" if math.isinf(self.maximum) else f"{self.maximum:g}]"
-            return f"must be in {low}{self.minimum:g}, {high}, got {value!r}"
+            return Invalid(f"must be in {self.range}, got {value!r}", fix)
         return None
 
 

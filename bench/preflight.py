@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 
 import psutil
@@ -18,6 +19,10 @@ MIN_JAVA = 17  # Spark 4 runs on Java 17 or newer
 _DAEMON_MB = 300
 _TENSORFLOW_WORKER_MB = 700
 _PLAIN_WORKER_MB = 80
+
+# The ports the driver binds on this host when a profile fixes them in its [spark] table.
+DRIVER_PORTS = ("spark.driver.port", "spark.driver.blockManager.port", "spark.blockManager.port")
+SPARK_PORT_RETRIES = 16  # Spark's default spark.port.maxRetries
 
 
 def java_executable() -> str | None:
@@ -75,3 +80,47 @@ def check_memory(profile_name: str, nodes: int, executor_memory_mb: int, tensorf
             fix="run it in replay mode (--mode replay or auto), use fewer nodes, "
                 "or lower executor_memory",
         )
+
+
+def check_ports(spark: dict[str, str], host: str, where: str) -> None:
+    """Every port the profile fixes, or one of the spark.port.maxRetries ports after it, is free
+    on ``host`` ("" for every address): Spark tries no others, and would fail only once the
+    cluster has started, with a Java stack trace."""
+    retries = _port_setting(spark, "spark.port.maxRetries", SPARK_PORT_RETRIES, where)
+    for key in DRIVER_PORTS:
+        port = _port_setting(spark, key, 0, where)
+        if port == 0:  # Spark picks a free port itself
+            continue
+        last = min(port + retries, 65535)
+        if any(_is_free(host, p) for p in range(port, last + 1)):
+            continue
+        tried = f"port {port} is in use" if last == port else \
+            f"ports {port} to {last} (spark.port.maxRetries = {retries}) are all in use"
+        raise UserError(
+            f"'{key}' = {port}: {tried} on {host or 'this host'} (another bench run or "
+            "another program)", where=where,
+            fix=f"remove '{key}' to let Spark choose a free port, give a free one, or stop "
+                "what uses it")
+
+
+def _port_setting(spark: dict[str, str], key: str, default: int, where: str) -> int:
+    text = spark.get(key, str(default))
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise UserError(f"'{key}' must be a whole number from 0 to 65535, got {text!r}",
+                        where=where, fix="give a port number, or 0 to let Spark choose")
+    return value
+
+
+def _is_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        # as Spark binds: a port whose last connection is in TIME_WAIT can be bound again
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True

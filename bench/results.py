@@ -19,6 +19,7 @@ from bench.rundir import META, RunDirectory
 
 # The key under which a pytest benchmark stores its run's summary in ``extra_info``.
 BENCHMARK_SUMMARY_KEY = "bench_summary"
+_KINDS = "give a run directory, its summary.json, a baseline or a --benchmark-json file"
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,13 @@ def load_result(spec: str | Path) -> Result:
     try:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"not a JSON file: {e}", where=str(path)) from None
+        raise UserError(f"not a JSON file: {e}", where=str(path), fix=_KINDS) from None
     except OSError as e:
-        raise UserError(f"cannot read the file: {e.strerror}", where=str(path)) from None
+        raise UserError(f"cannot read the file: {e.strerror}", where=str(path),
+                        fix=_KINDS) from None
     if not isinstance(data, dict):
-        raise UserError("not a bench result (a JSON object was expected)", where=str(path))
+        raise UserError("not a bench result (a JSON object was expected)", where=str(path),
+                        fix=_KINDS)
     if "benchmarks" in data:
         return _from_benchmark_file(path, data, pick)
     if "baseline_version" in data:
@@ -67,9 +70,7 @@ def load_result(spec: str | Path) -> Result:
 
 def _checked(summary: Any, path: Path) -> dict[str, Any]:
     if not isinstance(summary, dict) or "format_version" not in summary:
-        raise UserError(
-            "not a bench result (no format_version)", where=str(path),
-            fix="give a run directory, its summary.json, a baseline or a --benchmark-json file")
+        raise UserError("not a bench result (no format_version)", where=str(path), fix=_KINDS)
     version = summary.get("summary_version", 1)
     if version != SUMMARY_VERSION:
         newer = isinstance(version, int) and version > SUMMARY_VERSION

@@ -11,9 +11,11 @@ import contextlib
 import json
 import os
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bench.errors import UserError
 from bench.records import FORMAT_VERSION, ProfileRun, TrialResult
@@ -24,6 +26,8 @@ PROFILES = "profiles.jsonl"
 SUMMARY = "summary.json"
 REPORT = "report.md"
 LATEST = "latest"  # symlink to the newest run in an output folder
+
+_Record = TypeVar("_Record")
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -40,21 +44,28 @@ def _append_line(path: Path, data: dict) -> None:
         os.fsync(f.fileno())
 
 
-def _read_lines(path: Path) -> list[dict]:
+def _read_records(path: Path, from_dict: Callable[[dict], _Record]) -> list[_Record]:
     if not path.exists():
         return []
-    rows = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
+    lines = path.read_text().splitlines()
+    fix = "repair or remove that line; the other records are kept"
+    records = []
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError:
             # Only the last line can be cut short by a crash; anything else is damage.
-            if number == len(path.read_text().splitlines()):
+            if number == len(lines):
                 continue
-            raise UserError(f"line {number} is not valid JSON", where=str(path)) from None
-    return rows
+            raise UserError(f"line {number} is not valid JSON", where=str(path), fix=fix) from None
+        try:
+            records.append(from_dict(row))
+        except (KeyError, TypeError, ValueError) as e:  # a field missing, unknown or of no kind
+            raise UserError(f"line {number} is not a record of this format ({e!r})",
+                            where=str(path), fix=fix) from None
+    return records
 
 
 @dataclass
@@ -69,6 +80,11 @@ class RunDirectory:
         except OSError as e:
             raise UserError(f"cannot create the output folder: {e.strerror}", where=str(out_dir),
                             fix="choose another folder with --out") from None
+        latest = out_dir / LATEST
+        if os.path.lexists(latest) and not latest.is_symlink():  # mark_latest could not replace it
+            raise UserError(f"'{LATEST}' here is not the link bench keeps to the newest run",
+                            where=str(latest), fix="remove or rename it, or choose another --out")
+        # mkdir is atomic: of runs started in the same second, each gets its own folder.
         for suffix in ["", *(f"-{i}" for i in range(2, 100))]:
             path = out_dir / f"{stamp}-{workload}{suffix}"
             try:
@@ -79,7 +95,8 @@ class RunDirectory:
                 raise UserError(f"cannot write here: {e.strerror}", where=str(out_dir),
                                 fix="choose another folder with --out") from None
             return cls(path)
-        raise UserError("too many runs started in the same second", where=str(out_dir))
+        raise UserError("too many runs started in the same second", where=str(out_dir),
+                        fix="start the next run a second later")
 
     @classmethod
     def open(cls, path: Path) -> RunDirectory:
@@ -104,10 +121,15 @@ class RunDirectory:
         return self.path.name
 
     def meta(self) -> dict:
+        path = self.path / META
+        fix = "run the workload again (`bench run`): a run without its run.json cannot be read"
         try:
-            return json.loads((self.path / META).read_text())
-        except json.JSONDecodeError as e:
-            raise UserError(f"run.json is damaged: {e}", where=str(self.path)) from None
+            meta = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise UserError(f"run.json is damaged: {e}", where=str(path), fix=fix) from None
+        if not isinstance(meta, dict):
+            raise UserError("run.json is damaged: not a JSON object", where=str(path), fix=fix)
+        return meta
 
     def write_meta(self, meta: dict) -> None:
         write_json(self.path / META, meta)
@@ -119,10 +141,10 @@ class RunDirectory:
         _append_line(self.path / PROFILES, run.to_dict())
 
     def trials(self) -> list[TrialResult]:
-        return [TrialResult.from_dict(d) for d in _read_lines(self.path / TRIALS)]
+        return _read_records(self.path / TRIALS, TrialResult.from_dict)
 
     def profile_runs(self) -> list[ProfileRun]:
-        return [ProfileRun.from_dict(d) for d in _read_lines(self.path / PROFILES)]
+        return _read_records(self.path / PROFILES, ProfileRun.from_dict)
 
     def repair_tails(self) -> list[str]:
         """Cut a line a killed driver left half-written at the end of ``trials.jsonl`` or
@@ -142,13 +164,16 @@ class RunDirectory:
 
     def mark_latest(self) -> None:
         """Point ``<out>/latest`` at this run, for scripts (``bench report reports/runs/latest``).
-        Replaced atomically: a reader sees the old run or the new one."""
+        Replaced atomically: a reader sees the old run or the new one. Runs marking at the same
+        time (other processes, or threads of this one) each use their own temporary link."""
         link = self.path.parent / LATEST
-        tmp = self.path.parent / f".{LATEST}-{os.getpid()}"
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        tmp = self.path.parent / f".{LATEST}-{os.getpid()}-{uuid.uuid4().hex}"
         tmp.symlink_to(self.path.name)
-        os.replace(tmp, link)
+        try:
+            os.replace(tmp, link)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()  # left only when the replace failed
 
     def logs(self, profile: str) -> Path:
         return self.path / "logs" / profile

@@ -9,13 +9,24 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import tomllib
 
 from bench.errors import UserError
 
 _MISSING: Any = object()
+
+
+class Invalid(NamedTuple):
+    """Why a value is refused (said after the key's name) and how to fix it."""
+
+    problem: str
+    fix: str
+
+
+# A check returns what is wrong with a value, or None when it is valid.
+Check = Callable[[Any], Invalid | None]
 
 
 def load_toml(path: Path) -> dict[str, Any]:
@@ -28,7 +39,8 @@ def load_toml(path: Path) -> dict[str, Any]:
             f"not valid TOML: {e}", where=str(path), fix="correct the syntax at that line"
         ) from None
     except OSError as e:
-        raise UserError(f"cannot read the file: {e.strerror}", where=str(path)) from None
+        raise UserError(f"cannot read the file: {e.strerror}", where=str(path),
+                        fix="give a readable file") from None
 
 
 def _type_name(kind: type | tuple[type, ...]) -> str:
@@ -36,6 +48,17 @@ def _type_name(kind: type | tuple[type, ...]) -> str:
     names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
              list: "a list", dict: "a table"}
     return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _example(key: str, kind: type | tuple[type, ...], table: str) -> str:
+    """How a value of ``kind`` is written: quoting a number is the usual mistake."""
+    first = kind[0] if isinstance(kind, tuple) else kind
+    if first is dict:
+        name = f"{table}.{key}" if table else key
+        return f"a table: [{name}] on a line of its own, its keys below it"
+    examples = {int: "2 (no quotes)", float: "0.5 (no quotes)", str: '"..." (in quotes)',
+                bool: "true or false (no quotes)", list: "[..., ...]"}
+    return f"{key} = {examples.get(first, '...')}"
 
 
 class Table:
@@ -58,9 +81,9 @@ class Table:
         key: str,
         kind: type | tuple[type, ...],
         default: Any = _MISSING,
-        check: Callable[[Any], str | None] | None = None,
+        check: Check | None = None,
     ) -> Any:
-        """The value at ``key``, of type ``kind``; ``check`` returns a problem or None."""
+        """The value at ``key``, of type ``kind``, that ``check`` (if given) accepts."""
         self._read.add(key)
         if key not in self.data:
             if default is _MISSING:
@@ -79,10 +102,11 @@ class Table:
             value = float(value)
         if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
             raise UserError(
-                f"'{key}' must be {_type_name(kind)}, got {value!r}", where=self.where
+                f"'{key}' must be {_type_name(kind)}, got {value!r}", where=self.where,
+                fix=f"write {_example(key, kind, self.path)}",
             )
-        if check is not None and (problem := check(value)):
-            raise UserError(f"'{key}' {problem}", where=self.where)
+        if check is not None and (invalid := check(value)):
+            raise UserError(f"'{key}' {invalid.problem}", where=self.where, fix=invalid.fix)
         return value
 
     def table(self, key: str, default: Any = _MISSING) -> Table:
@@ -101,9 +125,13 @@ class Table:
         raise UserError(f"unknown key '{key}'", where=self.where, fix=hint)
 
 
-def positive(value: float) -> str | None:
-    return None if value > 0 else f"must be greater than 0, got {value!r}"
+def positive(value: float) -> Invalid | None:
+    if value > 0:
+        return None
+    return Invalid(f"must be greater than 0, got {value!r}", "give a number greater than 0")
 
 
-def non_negative(value: float) -> str | None:
-    return None if value >= 0 else f"must be 0 or more, got {value!r}"
+def non_negative(value: float) -> Invalid | None:
+    if value >= 0:
+        return None
+    return Invalid(f"must be 0 or more, got {value!r}", "give 0 or a positive number")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,12 @@ from bench.errors import UserError
 from bench.hyperparameters import DATASETS, MODEL_HYPERPARAMETERS
 from bench.records import TrialSpec
 from bench.thresholds import Thresholds, read_thresholds
-from bench.tomlfile import Table, load_toml, non_negative, positive
+from bench.tomlfile import Check, Invalid, Table, load_toml, non_negative, positive
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WORKLOAD = "digits-mlp"
+# A workload's name is part of run directory and baseline file names.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,8 @@ class Workload:
         name = name or self.default_grid
         if name not in self.grids:
             raise UserError(
-                f"workload '{self.name}' has no grid '{name}'",
-                where=str(self.path),
+                f"workload '{self.name}' ({self.path}) has no grid '{name}'",
+                where="--grid",
                 fix=f"use one of: {', '.join(self.grids)}",
             )
         return self.grids[name]
@@ -107,7 +110,8 @@ def find_workload(name_or_path: str | None) -> Path:
     if arg.endswith(".toml") or "/" in arg:
         path = Path(arg)
         if not path.is_file():
-            raise UserError(f"workload file not found: {arg}", fix="check the path")
+            raise UserError(f"workload file not found: {arg}", where="--workload",
+                            fix="check the path")
         return path
     folders = [Path.cwd() / "workloads", PROJECT_ROOT / "workloads"]
     for folder in folders:
@@ -115,7 +119,7 @@ def find_workload(name_or_path: str | None) -> Path:
             return folder / f"{arg}.toml"
     known = sorted({p.stem for f in folders if f.is_dir() for p in f.glob("*.toml")})
     raise UserError(
-        f"unknown workload '{arg}'",
+        f"unknown workload '{arg}'", where="--workload",
         fix=f"use one of: {', '.join(known) or '(none found)'}, or a path to a .toml file",
     )
 
@@ -123,7 +127,7 @@ def find_workload(name_or_path: str | None) -> Path:
 def load_workload(name_or_path: str | None = None) -> Workload:
     path = find_workload(name_or_path)
     top = Table(load_toml(path), str(path))
-    name = top.get("name", str, default=path.stem)
+    name = top.get("name", str, default=path.stem, check=_plain_name)
     description = top.get("description", str, default="")
 
     ds = top.table("dataset")
@@ -187,11 +191,13 @@ def _read_grid(table: Table, hyper: dict) -> dict[str, list[Any]]:
             hp = hyper[key]
             if isinstance(value, int) and not isinstance(value, bool) and hp.kind is float:
                 value = float(value)
-            if problem := hp.problem(value):
-                raise UserError(f"'{key}' value {problem}", where=table.where)
+            if invalid := hp.problem(value):
+                raise UserError(f"'{key}' value {invalid.problem}", where=table.where,
+                                fix=invalid.fix)
         values = [float(v) if hyper[key].kind is float else v for v in values]
         if len(set(values)) != len(values):
-            raise UserError(f"'{key}' lists a value twice: {values}", where=table.where)
+            raise UserError(f"'{key}' lists a value twice: {values}", where=table.where,
+                            fix="list each value once")
         axes[key] = values
     if not axes:
         raise UserError("empty grid", where=table.where, fix="add at least one hyperparameter list")
@@ -199,10 +205,17 @@ def _read_grid(table: Table, hyper: dict) -> dict[str, list[Any]]:
     return axes
 
 
-def _one_of(choices, what: str):
-    def check(value: str) -> str | None:
+def _plain_name(value: str) -> Invalid | None:
+    if _NAME.match(value):
+        return None
+    return Invalid(f"must be a plain name (it names run folders and baselines), got {value!r}",
+                   "use letters, digits, '.', '_' and '-', e.g. name = \"digits-mlp\"")
+
+
+def _one_of(choices, what: str) -> Check:
+    def check(value: str) -> Invalid | None:
         if value in choices:
             return None
-        return f"is an unknown {what} '{value}' (known: {', '.join(choices)})"
+        return Invalid(f"is an unknown {what} '{value}'", f"use one of: {', '.join(choices)}")
 
     return check

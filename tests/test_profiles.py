@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import textwrap
 from pathlib import Path
 
@@ -108,3 +109,20 @@ def test_replay_everywhere_still_measures_the_reference():
 def test_replay_without_a_one_node_profile_is_refused():
     with pytest.raises(UserError, match="1-node"):
         plan(load_profiles(["13-node"]), ModeChoice.AUTO, host_cores=2)
+
+
+def test_a_fixed_port_is_refused_only_when_spark_could_not_bind_it():
+    from bench.preflight import check_ports
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        fixed = {"spark.driver.port": str(port)}
+        check_ports(fixed, "127.0.0.1", where="p.toml [spark]")  # Spark retries the next ones
+        check_ports({}, "127.0.0.1", where="p.toml [spark]")  # nothing fixed
+        with pytest.raises(UserError, match=f"port {port} is in use") as info:
+            check_ports(fixed | {"spark.port.maxRetries": "0"}, "127.0.0.1", where="p.toml [spark]")
+        assert "p.toml [spark]" in info.value.message and info.value.fix
+    with pytest.raises(UserError, match="from 0 to 65535"):
+        check_ports({"spark.blockManager.port": "70000"}, "127.0.0.1", where="p.toml [spark]")

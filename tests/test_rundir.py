@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +27,59 @@ def test_two_runs_in_the_same_second_get_two_folders(tmp_path):
     a = RunDirectory.create(tmp_path, "w", now=0)
     b = RunDirectory.create(tmp_path, "w", now=0)
     assert a.path != b.path and a.path.is_dir() and b.path.is_dir()
+
+
+def test_runs_started_at_once_each_get_their_own_folder(tmp_path):
+    # mkdir is the claim: 16 runs of one workload in one second, created at the same moment.
+    start = threading.Barrier(16)
+
+    def create(_: int) -> Path:
+        start.wait()
+        return RunDirectory.create(tmp_path, "w", now=0).path
+
+    with ThreadPoolExecutor(16) as pool:
+        paths = list(pool.map(create, range(16)))
+    assert len(set(paths)) == 16
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths)
+
+
+def test_latest_is_replaced_atomically_by_runs_marking_at_once(tmp_path):
+    runs = [RunDirectory.create(tmp_path, "w", now=0) for _ in range(4)]
+    runs[0].mark_latest()
+    latest = tmp_path / "latest"
+    start, done = threading.Barrier(len(runs) + 1), threading.Event()
+    seen: set[str] = set()
+
+    def mark(run: RunDirectory) -> None:
+        start.wait()
+        for _ in range(200):
+            run.mark_latest()
+
+    def read() -> None:  # a reader never finds the link missing or pointing nowhere
+        start.wait()
+        while not done.is_set():
+            seen.add(os.readlink(latest))
+            assert latest.resolve().is_dir()
+
+    with ThreadPoolExecutor(len(runs) + 1) as pool:
+        reader = pool.submit(read)
+        try:
+            for future in [pool.submit(mark, run) for run in runs]:
+                future.result()
+        finally:
+            done.set()
+        reader.result()
+    assert latest.is_symlink() and os.readlink(latest) in {r.path.name for r in runs}
+    assert seen <= {r.path.name for r in runs}
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [r.path.name for r in runs] + ["latest"])  # no temporary link left behind
+
+
+def test_an_output_folder_whose_latest_is_not_a_link(tmp_path):
+    (tmp_path / "latest").mkdir()
+    with pytest.raises(UserError, match="not the link bench keeps") as info:
+        RunDirectory.create(tmp_path, "w")
+    assert info.value.fix and [p.name for p in tmp_path.iterdir()] == ["latest"]
 
 
 def test_records_round_trip_and_a_cut_last_line_is_ignored(tmp_path):

@@ -35,6 +35,11 @@ _STOP_GRACE_S = 10.0
 # Many JVMs start at once on a few cores: the quick-starting JIT tier and the serial collector
 # halve their start-up CPU (measured: 13 nodes on 2 cores).
 JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+# The master's REST submission server listens on the fixed port 6066 (+ retries) of every local
+# cluster at once and bench never submits through it. A master keeps the ports it is given or
+# exits: one that moved to the next port would leave bench polling another cluster's web UI.
+MASTER_OPTIONS = "-Dspark.master.rest.enabled=false -Dspark.port.maxRetries=0"
+_MASTER_ATTEMPTS = 3
 
 
 def _free_port() -> int:
@@ -94,6 +99,7 @@ class LocalStandaloneCluster(Cluster):
             "SPARK_LOCAL_DIRS": str(self._tmp / "scratch"),
             "SPARK_DAEMON_MEMORY": "256m",  # master and worker daemons need little heap
             "SPARK_DAEMON_JAVA_OPTS": JVM_OPTIONS,
+            "SPARK_MASTER_OPTS": MASTER_OPTIONS,
             "PYSPARK_PYTHON": self.python,
         }
 
@@ -114,14 +120,7 @@ class LocalStandaloneCluster(Cluster):
         begin = time.perf_counter()
         self._tmp = Path(tempfile.mkdtemp(prefix=f"bench-cluster-{self.profile.name}-"))
         write_owner(self._tmp, [])
-        port, ui_port = _free_port(), _free_port()
-        self._spawn("master", [
-            "org.apache.spark.deploy.master.Master",
-            "--host", LOOPBACK, "--port", str(port), "--webui-port", str(ui_port),
-        ])
-        self._ui = f"http://{LOOPBACK}:{ui_port}/json/"
-        state = self._wait(lambda s: s is not None, "the master to start")
-        self._url = state.get("url") or f"spark://{LOOPBACK}:{port}"
+        self._start_master()
         for i in range(self.profile.nodes):
             work = self._tmp / f"worker-{i}"
             work.mkdir()
@@ -135,6 +134,30 @@ class LocalStandaloneCluster(Cluster):
         self.startup_s = time.perf_counter() - begin
         log.info("local cluster %s up at %s in %.1f s", self.profile.name, self._url,
                  self.startup_s)
+
+    def _start_master(self) -> None:
+        """Its ports are free a moment before it binds them; another run's cluster may take one
+        in between. The master then exits, and is started again on other ports."""
+        for attempt in range(1, _MASTER_ATTEMPTS + 1):
+            port, ui_port = _free_port(), _free_port()
+            master = self._spawn("master", [
+                "org.apache.spark.deploy.master.Master",
+                "--host", LOOPBACK, "--port", str(port), "--webui-port", str(ui_port),
+            ])
+            self._ui = f"http://{LOOPBACK}:{ui_port}/json/"
+            url = f"spark://{LOOPBACK}:{port}"
+            try:  # the state of this master, not of another one on a port it took first
+                self._wait(lambda s, url=url: s is not None and s.get("url") == url,
+                           "the master to start")
+            except UserError:
+                if master.poll() is None or attempt == _MASTER_ATTEMPTS:
+                    raise
+                log.warning("the Spark master exited at start (a port taken meanwhile?); "
+                            "starting it again on other ports")
+                self._procs.remove(master)
+                continue
+            self._url = url
+            return
 
     def _all_workers_alive(self, state: dict | None) -> bool:
         if state is None:

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bench.errors import UserError
-from bench.tomlfile import Table, load_toml, positive
+from bench.tomlfile import Invalid, Table, load_toml, positive
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_PROFILES = ("local", "2-node", "13-node")
@@ -75,7 +75,8 @@ def find_profile(name_or_path: str) -> Path:
     if name_or_path.endswith(".toml") or "/" in name_or_path:
         path = Path(name_or_path)
         if not path.is_file():
-            raise UserError(f"cluster profile file not found: {name_or_path}", fix="check the path")
+            raise UserError(f"cluster profile file not found: {name_or_path}",
+                            where="--clusters", fix="check the path")
         return path
     folders = [Path.cwd() / "clusters", PROJECT_ROOT / "clusters"]
     for folder in folders:
@@ -83,7 +84,7 @@ def find_profile(name_or_path: str) -> Path:
             return folder / f"{name_or_path}.toml"
     known = sorted({p.stem for f in folders if f.is_dir() for p in f.glob("*.toml")})
     raise UserError(
-        f"unknown cluster profile '{name_or_path}'",
+        f"unknown cluster profile '{name_or_path}'", where="--clusters",
         fix=f"use one of: {', '.join(known) or '(none found)'}, or a path to a .toml file",
     )
 
@@ -129,19 +130,22 @@ def load_profiles(names: list[str]) -> list[ClusterProfile]:
     seen: set[str] = set()
     for p in profiles:
         if p.name in seen:
-            raise UserError(f"cluster profile '{p.name}' is listed twice", fix="list it once")
+            raise UserError(f"cluster profile '{p.name}' is listed twice", where="--clusters",
+                            fix="list it once")
         seen.add(p.name)
     return profiles
 
 
-def _memory_check(value: str) -> str | None:
+def _memory_check(value: str) -> Invalid | None:
     if _MEMORY.match(value) and memory_mb(value) > 0:
         return None
-    return f"must be like \"512m\" or \"2g\", got {value!r}"
+    return Invalid(f"must be like \"512m\" or \"2g\", got {value!r}",
+                   "give a whole number of MiB or GiB in Spark's notation, e.g. \"512m\" or \"2g\"")
 
 
-def _master_check(value: str) -> str | None:
+def _master_check(value: str) -> Invalid | None:
     if value.startswith(_MASTERS):
         return None
-    return (f"must start with one of {', '.join(_MASTERS)}, got {value!r} "
-            "(leave it out to let bench start a local cluster)")
+    return Invalid(f"must start with one of {', '.join(_MASTERS)}, got {value!r}",
+                   "give a master URL such as spark://HOST:7077, or leave 'master' out to let "
+                   "bench start a local cluster")

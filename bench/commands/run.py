@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bench import __version__
 from bench.cluster import check_reachable
+from bench.cluster._local import LOOPBACK
 from bench.cluster.leftovers import clean_leftovers
 from bench.cluster.profile import DEFAULT_PROFILES, load_profiles, memory_mb
 from bench.commands.report import write_report
@@ -17,7 +18,7 @@ from bench.environment import capture
 from bench.errors import UserError
 from bench.experiment import run_experiment
 from bench.plan import ModeChoice, plan
-from bench.preflight import check_java, check_memory, usable_cores
+from bench.preflight import check_java, check_memory, check_ports, usable_cores
 from bench.records import FORMAT_VERSION, Mode
 from bench.resume import ResumeState, RunJob, load_resume
 from bench.rundir import REPORT, RunDirectory
@@ -73,6 +74,10 @@ def main(args: argparse.Namespace) -> int:
                          tensorflow=Mode.MEASURED in pp.modes)
         else:
             check_reachable(pp.profile)
+        # A local cluster's driver binds the loopback address unless the profile says otherwise.
+        bind = pp.profile.spark.get("spark.driver.bindAddress") or \
+            (LOOPBACK if pp.profile.is_local else "")
+        check_ports(pp.profile.spark, bind, where=f"{pp.profile.path} [spark]")
     workload = job.workload
     dataset = load_dataset(
         workload.dataset.name, seed=workload.training.seed, path=workload.dataset.path,
