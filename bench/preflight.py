@@ -70,13 +70,14 @@ def local_cluster_mb(nodes: int, executor_memory_mb: int, tensorflow: bool) -> i
     return nodes * (_DAEMON_MB + executor_memory_mb // 2 + python)
 
 
-def check_memory(profile_name: str, nodes: int, executor_memory_mb: int, tensorflow: bool) -> None:
+def check_memory(profile_name: str, nodes: int, executor_memory_mb: int, tensorflow: bool,
+                 where: str | None = None) -> None:
     need = local_cluster_mb(nodes, executor_memory_mb, tensorflow)
     available = psutil.virtual_memory().available // 2**20
     if need > available:
         raise UserError(
             f"a local {nodes}-node cluster needs about {need} MiB but {available} MiB are free",
-            where=f"cluster profile '{profile_name}'",
+            where=f"cluster profile '{profile_name}'" + (f" ({where})" if where else ""),
             fix="run it in replay mode (--mode replay or auto), use fewer nodes, "
                 "or lower executor_memory",
         )

@@ -249,6 +249,9 @@ TABLE = [
     pytest.param(profile(lambda t: t.replace('executor_memory = "1g"', 'executor_memory = "4g"'), "exceeds the node's memory", "lower executor_memory"), id="profile-executor-bigger-than-node"),
     pytest.param(profile(lambda t: t + '[spark]\n"network.timeout" = "300s"\n', "not a Spark setting", "start with 'spark.'"), id="profile-not-a-spark-setting"),
     pytest.param(profile(lambda t: t.replace("nodes = 1\ncores = 1", "nodes = 2\ncores = 2"), "speedup needs the same node type", "same cores per node", "local,{}"), id="profile-other-node-type"),
+    # 64 local nodes of 32 GiB executors: more than any test host holds, so it must be refused
+    # (and replay suggested) before a JVM starts, instead of swapping or being killed.
+    pytest.param(profile(lambda t: t.replace("nodes = 1", "nodes = 64").replace('"2g"', '"64g"').replace('"1g"', '"32g"'), "a local 64-node cluster needs about", "replay", "local,{}"), id="host-cannot-hold-the-cluster"),
     pytest.param(profile(lambda t: t + 'master = "localhost:7077"\n', "'master' must start with one of", "spark://HOST:7077"), id="profile-master-not-a-url"),
     pytest.param(profile(lambda t: t + '[spark]\n"spark.driver.port" = "http"\n', "'spark.driver.port' must be a whole number", "port number"), id="profile-port-not-a-number"),
     pytest.param(unreachable_master, id="profile-unreachable-master"),

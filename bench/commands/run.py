@@ -71,7 +71,7 @@ def main(args: argparse.Namespace) -> int:
         if pp.profile.is_local:
             check_memory(pp.profile.name, pp.profile.nodes,
                          memory_mb(pp.profile.executor_memory),
-                         tensorflow=Mode.MEASURED in pp.modes)
+                         tensorflow=Mode.MEASURED in pp.modes, where=str(pp.profile.path))
         else:
             check_reachable(pp.profile)
         # A local cluster's driver binds the loopback address unless the profile says otherwise.
