@@ -26,6 +26,7 @@ class TrialStatus(str, enum.Enum):
     DIVERGED = "diverged"  # the loss became NaN or infinite: a property of the hyperparameters
     FAILED = "failed"  # the trial raised; the traceback is in ``error``
     TIMEOUT = "timeout"  # training ran past the workload's per-trial timeout and was stopped
+    OOM = "oom"  # training could not get the memory it needed (its model or batch is too big)
     CANCELLED = "cancelled"
 
     def has_metrics(self) -> bool:
@@ -33,7 +34,8 @@ class TrialStatus(str, enum.Enum):
 
     def is_hyperparameter_fault(self) -> bool:
         """Failures caused by the configuration itself: Spark must not retry them."""
-        return self in (TrialStatus.DIVERGED, TrialStatus.FAILED, TrialStatus.TIMEOUT)
+        return self in (TrialStatus.DIVERGED, TrialStatus.FAILED, TrialStatus.TIMEOUT,
+                        TrialStatus.OOM)
 
 
 class Mode(str, enum.Enum):

@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], float]
 
 
-# Statuses that say the setup is broken rather than the configuration bad: diverging is a result.
-_BROKEN = (TrialStatus.FAILED, TrialStatus.TIMEOUT)
+# Statuses that, one after another, say the setup is broken (a missing module, executors with too
+# little memory) rather than one configuration bad: diverging is a result and never counts.
+_BROKEN = (TrialStatus.FAILED, TrialStatus.TIMEOUT, TrialStatus.OOM)
 
 
 class TooManyFailures(UserError):
@@ -36,8 +37,8 @@ class TooManyFailures(UserError):
     def __init__(self, streak: list[TrialResult]) -> None:
         last = [f"{r.trial_id}: {_last_line(r.error)}" for r in streak[-3:]]
         super().__init__(
-            f"{len(streak)} trials in a row failed or timed out, so the run stopped; the last "
-            "errors:\n    " + "\n    ".join(last),
+            f"{len(streak)} trials in a row failed, timed out or ran out of memory, so the run "
+            "stopped; the last errors:\n    " + "\n    ".join(last),
             fix="fix the cause (the full tracebacks are in the run's trials.jsonl), or raise "
                 "[training] max_failures_in_a_row in the workload")
 

@@ -88,14 +88,25 @@ def _time_limit(limit_s: float, clock: Callable[[], float]) -> Any:
     return TimeLimit()
 
 
+def _out_of_memory(error: Exception) -> bool:
+    """TensorFlow's allocator failing (ResourceExhaustedError, "OOM when allocating tensor") or
+    Python's own MemoryError: the configuration asked for more memory than the worker has."""
+    if isinstance(error, MemoryError):
+        return True
+    import tensorflow as tf
+
+    return isinstance(error, tf.errors.ResourceExhaustedError)
+
+
 def train_and_evaluate(
     data: Any, family: str, params: dict[str, Any], *, epochs: int, batch_size: int, seed: int,
     timeout_s: float | None = None, clock: Callable[[], float] = time.perf_counter,
 ) -> TrainOutcome:
     """Train ``family`` with ``params`` on ``data`` (a FloatData) and measure its errors.
 
-    A loss that turns NaN is DIVERGED; an exception is FAILED with its traceback. Both are
-    properties of the hyperparameters: they are returned, never raised, so Spark does not retry.
+    A loss that turns NaN is DIVERGED; running out of memory is OOM; another exception is FAILED
+    with its traceback. All are properties of the hyperparameters: they are returned, never
+    raised, so Spark does not retry.
     """
     from bench.models import build_model
 
@@ -139,8 +150,9 @@ def train_and_evaluate(
             phases["evaluate"] = clock() - t
             outcome = TrainOutcome(TrialStatus.OK, val_error, test_error, float(losses[-1]),
                                    phases)
-    except Exception:  # never BaseException: a Ctrl-C must stay an interrupt
-        outcome = TrainOutcome(TrialStatus.FAILED, phases=phases, error=traceback.format_exc())
+    except Exception as e:  # never BaseException: a Ctrl-C must stay an interrupt
+        status = TrialStatus.OOM if _out_of_memory(e) else TrialStatus.FAILED
+        outcome = TrainOutcome(status, phases=phases, error=traceback.format_exc())
     # Free this trial's model inside the trial, so its cost is counted here and not after the
     # task has reported its end.
     t = clock()

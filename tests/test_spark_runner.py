@@ -72,14 +72,18 @@ def test_each_trial_arrives_once_as_it_finishes_with_its_status(two_nodes):
     sc, channel = two_nodes["sc"], two_nodes["channel"]
     grid = specs({}, {"learning_rate": 0.5}, {"learning_rate": 1e20},  # overflows: diverges
                  {"neurons": -3},  # keras raises: the trial fails, the grid goes on
-                 {"neurons": 32}, {"learning_rate": 0.05})
+                 {"neurons": 32}, {"learning_rate": 0.05},
+                 {"neurons": 2**33})  # 64 x 2^33 floats: TensorFlow cannot allocate it
     arrived = []
     timing = run_grid(sc, grid, data_bc=two_nodes["data"], settings=settings(channel),
                       inbox=channel.inbox, on_result=arrived.append)
     assert sorted(r.trial_id for r in arrived) == [s.trial_id for s in grid]
     status = {r.trial_id: r.status for r in arrived}
     assert status == {"t0": TrialStatus.OK, "t1": TrialStatus.OK, "t2": TrialStatus.DIVERGED,
-                      "t3": TrialStatus.FAILED, "t4": TrialStatus.OK, "t5": TrialStatus.OK}
+                      "t3": TrialStatus.FAILED, "t4": TrialStatus.OK, "t5": TrialStatus.OK,
+                      "t6": TrialStatus.OOM}
+    oom = next(r for r in arrived if r.trial_id == "t6")
+    assert "OOM when allocating" in oom.error and oom.attempt == 0  # recorded, not retried
     failed = next(r for r in arrived if r.trial_id == "t3")
     assert "Traceback" in failed.error and failed.attempt == 0  # not retried by Spark
     # Streamed: the first result reached the driver before the last trial had ended.
