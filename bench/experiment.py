@@ -139,7 +139,7 @@ def _run_profile(
 
                         started_at = time.time()
                         timing = run_grid(sc, remaining, data_bc=data_bc, settings=settings,
-                                          inbox=channel.inbox, on_result=on_result,
+                                          channel=channel, on_result=on_result,
                                           replay=replay,
                                           max_failures_in_a_row=(
                                               workload.training.max_failures_in_a_row))

@@ -27,6 +27,7 @@ class TrialStatus(str, enum.Enum):
     FAILED = "failed"  # the trial raised; the traceback is in ``error``
     TIMEOUT = "timeout"  # training ran past the workload's per-trial timeout and was stopped
     OOM = "oom"  # training could not get the memory it needed (its model or batch is too big)
+    CRASHED = "crashed"  # its Python worker died under it (a signal, a native crash): not re-run
     CANCELLED = "cancelled"
 
     def has_metrics(self) -> bool:
@@ -35,7 +36,7 @@ class TrialStatus(str, enum.Enum):
     def is_hyperparameter_fault(self) -> bool:
         """Failures caused by the configuration itself: Spark must not retry them."""
         return self in (TrialStatus.DIVERGED, TrialStatus.FAILED, TrialStatus.TIMEOUT,
-                        TrialStatus.OOM)
+                        TrialStatus.OOM, TrialStatus.CRASHED)
 
 
 class Mode(str, enum.Enum):

@@ -13,12 +13,14 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
+from bench.attempts import AttemptReferee
 from bench.errors import UserError
 from bench.records import LostAttempt, TrialResult, TrialSpec, TrialStatus
+from bench.result_channel import ResultChannel
 from bench.tasks import TaskSettings, run_trial, warm_up
 
 log = logging.getLogger(__name__)
@@ -28,7 +30,7 @@ Clock = Callable[[], float]
 
 # Statuses that, one after another, say the setup is broken (a missing module, executors with too
 # little memory) rather than one configuration bad: diverging is a result and never counts.
-_BROKEN = (TrialStatus.FAILED, TrialStatus.TIMEOUT, TrialStatus.OOM)
+_BROKEN = (TrialStatus.FAILED, TrialStatus.TIMEOUT, TrialStatus.OOM, TrialStatus.CRASHED)
 
 
 class TooManyFailures(UserError):
@@ -37,8 +39,8 @@ class TooManyFailures(UserError):
     def __init__(self, streak: list[TrialResult]) -> None:
         last = [f"{r.trial_id}: {_last_line(r.error)}" for r in streak[-3:]]
         super().__init__(
-            f"{len(streak)} trials in a row failed, timed out or ran out of memory, so the run "
-            "stopped; the last errors:\n    " + "\n    ".join(last),
+            f"{len(streak)} trials in a row failed, timed out, ran out of memory or crashed, so "
+            "the run stopped; the last errors:\n    " + "\n    ".join(last),
             fix="fix the cause (the full tracebacks are in the run's trials.jsonl), or raise "
                 "[training] max_failures_in_a_row in the workload")
 
@@ -148,7 +150,7 @@ def run_grid(
     *,
     data_bc: Any,
     settings: TaskSettings,
-    inbox: queue.Queue,
+    channel: ResultChannel,
     on_result: Callable[[TrialResult], None],
     replay: dict[str, dict] | None = None,
     max_failures_in_a_row: int | None = None,
@@ -157,9 +159,12 @@ def run_grid(
 ) -> GridTiming:
     """Run every spec as one Spark task; call ``on_result`` once per trial, as it arrives.
 
-    ``max_failures_in_a_row`` failed or timed-out trials arriving one after another cancel the
-    grid (TooManyFailures): every finished trial has been handed to ``on_result`` by then.
-    ``on_start`` hears of every attempt as it begins (trial_id, attempt, executor_id, host)."""
+    ``max_failures_in_a_row`` failed, timed-out, out-of-memory or crashed trials arriving one
+    after another cancel the grid (TooManyFailures): every finished trial has been handed to
+    ``on_result`` by then.
+    ``on_start`` hears of every attempt as it begins (trial_id, attempt, executor_id, host, pid).
+    A re-run of a trial whose worker died under it while its executor stayed up is not run again
+    but recorded as ``oom`` or ``crashed`` (bench.attempts); one whose executor was lost is."""
     if not specs:  # a resumed grid whose trials all have a result already
         now = clock()
         return GridTiming(now, now, SparkCounts(0, 0, 0), [], [])
@@ -195,6 +200,9 @@ def run_grid(
             raise TooManyFailures(streak)
 
     executors_before = executor_ids(sc)
+    referee = AttemptReferee(settings.token, lambda: executor_ids(sc))
+    channel.referees[settings.token] = referee.hear
+    inbox = channel.inbox
     dispatched_at = clock()
     job = _Job(sc, f"bench-{settings.token}", f"bench: {settings.profile} {settings.mode.value}",
                lambda: sc.parallelize(payloads, len(payloads)).map(task).collect())
@@ -218,6 +226,8 @@ def run_grid(
         sc.cancelJobGroup(job.group)
         job.join(timeout=30)
         raise
+    finally:
+        channel.referees.pop(settings.token, None)
     if job.error is not None:
         raise job.error
     for raw in job.result or []:  # results the channel did not deliver
@@ -226,13 +236,19 @@ def run_grid(
     executors_after = executor_ids(sc)
     return GridTiming(
         dispatched_at, max(r.received_at for r in received.values()),
-        count_job_group(sc, job.group), lost_attempts(starts, received),
+        count_job_group(sc, job.group), lost_attempts(starts, received, referee.crashed),
         sorted(executors_before - executors_after, key=lambda e: (len(e), e))
         if executors_before is not None and executors_after is not None else [])
 
 
-def lost_attempts(starts: list[dict], received: dict[str, TrialResult]) -> list[LostAttempt]:
+def lost_attempts(
+    starts: list[dict], received: dict[str, TrialResult],
+    crashed: Collection[tuple[str, int]] = (),
+) -> list[LostAttempt]:
     """Attempts that began but gave no result because their executor was lost.
+
+    ``crashed`` (trial, attempt) pairs lost their Python worker, not their executor: their
+    trial's result says so, and they are not counted here.
 
     An attempt that began after its trial's result was in (Spark re-ran a task whose executor died
     after sending it) lost nothing: its result is ignored, and Spark's counts show the extra task.
@@ -244,12 +260,14 @@ def lost_attempts(starts: list[dict], received: dict[str, TrialResult]) -> list[
         result = received.get(start["trial_id"])
         if result is not None and result.attempt <= start["attempt"]:
             continue
+        if (start["trial_id"], start["attempt"]) in crashed:
+            continue
         lost.append(LostAttempt(
             trial_id=start["trial_id"], attempt=start["attempt"],
             executor_id=start.get("executor_id"), host=start.get("host"),
             started_at=start["started_at"],
             rerun_started_at=result.started_at if result is not None else None))
-    heard = {a.trial_id for a in lost}
+    heard = {a.trial_id for a in lost} | {trial for trial, _ in crashed}
     lost += [LostAttempt(trial_id=r.trial_id, attempt=r.attempt - 1, executor_id=None, host=None,
                          started_at=None, rerun_started_at=r.started_at)
              for r in received.values() if r.attempt > 0 and r.trial_id not in heard]

@@ -16,6 +16,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
+from bench.attempts import crashed_result_fields, host_oom_kills
 from bench.records import Mode, TrialResult, TrialStatus
 
 # Per worker: the float32 copy of a broadcast dataset (the broadcast object lives in PySpark's
@@ -74,46 +75,83 @@ def _send(channel: tuple[str, int] | None, message: dict) -> None:
         print(f"bench: could not send a result to the driver at {channel}: {e}", file=sys.stderr)
 
 
+def _ask(channel: tuple[str, int] | None, message: dict, timeout_s: float = 30.0) -> dict:
+    """Send ``message`` and wait for the driver's one-line answer. No driver, or no answer in
+    time: an empty answer, and the task goes on as if the driver had said nothing."""
+    if channel is None:
+        return {}
+    try:
+        with socket.create_connection(channel, timeout=timeout_s) as conn:
+            conn.sendall(json.dumps({**message, "ask": True}).encode() + b"\n")
+            line = conn.makefile("rb").readline()
+        return json.loads(line) if line else {}
+    except (OSError, ValueError) as e:
+        print(f"bench: no answer from the driver at {channel}: {e}", file=sys.stderr)
+        return {}
+
+
 def run_trial(payload: dict, *, data_bc: Any, settings: TaskSettings) -> dict:
     """One trial, measured or replayed: the body of one Spark task."""
+    trial = {"trial_id": payload["trial_id"], "attempt": _attempt()}
+    try:
+        return _run_trial(payload, trial, data_bc=data_bc, settings=settings)
+    except Exception:
+        # Spark will retry it: tell the driver this attempt ended by raising, not by its worker
+        # dying, so the retry is allowed to run.
+        _send(settings.channel, {"token": settings.token, "raised": trial})
+        raise
+
+
+def _run_trial(payload: dict, trial: dict, *, data_bc: Any, settings: TaskSettings) -> dict:
     started = time.time()
-    # Announce the attempt: if this executor is lost before the result is sent, the driver can
-    # still say which executor it was and what the re-run cost.
-    _send(settings.channel, {"token": settings.token, "start": {
-        "trial_id": payload["trial_id"], "attempt": _attempt(), "executor_id": executor_id(),
-        "host": socket.gethostname(), "started_at": started}})
+    # Announce the attempt and ask whether to run it: if this executor is lost before the result
+    # is sent, the driver can still say which executor it was and what the re-run cost; if an
+    # earlier attempt's worker died under this trial, the driver says so instead (bench.attempts).
+    answer = _ask(settings.channel, {"token": settings.token, "start": {
+        **trial, "executor_id": executor_id(), "host": socket.gethostname(),
+        "pid": os.getpid(), "oom_kills": host_oom_kills(), "started_at": started}})
     cold = "tensorflow" not in sys.modules
+    phases: dict[str, float] = {}
+    if answer.get("run") is False:
+        return _report(payload, trial, crashed_result_fields(answer), started=started,
+                       phases=phases, cold=False, settings=settings)
     t = time.perf_counter()
     data = _float_data(data_bc)
-    phases = {"fetch": time.perf_counter() - t}
+    phases["fetch"] = time.perf_counter() - t
     replay = payload.get("replay")
     if replay is not None:
         # Only the compute is replayed: sleep for what build, train and evaluate took on 1 node.
         time.sleep(sum(replay["phases"].values()))
         phases.update(replay["phases"])
-        metrics = replay["metrics"]
-        cold = False
-    else:
-        from bench.training import freeze_imports, train_and_evaluate
+        return _report(payload, trial, replay["metrics"], started=started, phases=phases,
+                       cold=False, settings=settings)
+    from bench.training import freeze_imports, train_and_evaluate
 
-        if cold:  # the warm-up missed this worker: at least keep the next trials fast
-            import tensorflow  # noqa: F401
+    if cold:  # the warm-up missed this worker: at least keep the next trials fast
+        import tensorflow  # noqa: F401
 
-            freeze_imports()
-        outcome = train_and_evaluate(
-            data, settings.model, payload["params"], epochs=settings.epochs,
-            batch_size=settings.batch_size, seed=settings.seed, timeout_s=settings.timeout_s,
-        )
-        phases.update(outcome.phases)
-        if settings.slowdown:  # the gate's test knob: a trial that became slower
-            extra = settings.slowdown * sum(outcome.phases.values())
-            time.sleep(extra)
-            phases["train"] = phases.get("train", 0.0) + extra
-        metrics = {
-            "status": outcome.status.value, "error": outcome.error,
-            "val_error": outcome.val_error, "test_error": outcome.test_error,
-            "final_loss": outcome.final_loss,
-        }
+        freeze_imports()
+    outcome = train_and_evaluate(
+        data, settings.model, payload["params"], epochs=settings.epochs,
+        batch_size=settings.batch_size, seed=settings.seed, timeout_s=settings.timeout_s,
+    )
+    phases.update(outcome.phases)
+    if settings.slowdown:  # the gate's test knob: a trial that became slower
+        extra = settings.slowdown * sum(outcome.phases.values())
+        time.sleep(extra)
+        phases["train"] = phases.get("train", 0.0) + extra
+    metrics = {
+        "status": outcome.status.value, "error": outcome.error,
+        "val_error": outcome.val_error, "test_error": outcome.test_error,
+        "final_loss": outcome.final_loss,
+    }
+    return _report(payload, trial, metrics, started=started, phases=phases, cold=cold,
+                   settings=settings)
+
+
+def _report(payload: dict, trial: dict, metrics: dict, *, started: float,
+            phases: dict[str, float], cold: bool, settings: TaskSettings) -> dict:
+    """The trial's result, sent to the driver now and returned to Spark."""
     result = TrialResult(
         profile=settings.profile, mode=settings.mode, repeat=settings.repeat,
         trial_id=payload["trial_id"], index=payload["index"], params=payload["params"],
@@ -121,7 +159,7 @@ def run_trial(payload: dict, *, data_bc: Any, settings: TaskSettings) -> dict:
         error=metrics["error"], val_error=metrics["val_error"],
         test_error=metrics["test_error"], final_loss=metrics["final_loss"],
         started_at=started, ended_at=time.time(), phases=phases, executor_id=executor_id(),
-        host=socket.gethostname(), pid=os.getpid(), cold=cold, attempt=_attempt(),
+        host=socket.gethostname(), pid=os.getpid(), cold=cold, attempt=trial["attempt"],
     ).to_dict()
     _send(settings.channel, {"token": settings.token, "result": result})
     return result

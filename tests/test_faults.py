@@ -1,4 +1,5 @@
-"""Faults on a real local standalone cluster: a worker, with its executor, killed mid-grid."""
+"""Faults on a real local standalone cluster: a worker, with its executor, killed mid-grid; a
+trial's Python worker killed under it."""
 
 from __future__ import annotations
 
@@ -69,7 +70,7 @@ def test_a_worker_killed_mid_grid_loses_no_trial_and_is_named(tmp_path, no_leaks
         settings = TaskSettings(profile="2-node", mode=Mode.MEASURED, repeat=0, model="mlp",
                                 epochs=8, batch_size=32, seed=5, channel=channel.address,
                                 token=uuid.uuid4().hex)
-        timing = run_grid(sc, specs, data_bc=data_bc, settings=settings, inbox=channel.inbox,
+        timing = run_grid(sc, specs, data_bc=data_bc, settings=settings, channel=channel,
                           on_result=results.append, on_start=on_start)
     shutdown_gateway()  # the driver's JVM too: no_leaks counts it
 
@@ -88,3 +89,50 @@ def test_a_worker_killed_mid_grid_loses_no_trial_and_is_named(tmp_path, no_leaks
     # Spark counted the lost attempt and ran the trial again; nothing else was retried.
     assert timing.spark.task_failures >= 1
     assert timing.spark.tasks == len(specs) + timing.spark.task_failures
+
+
+def test_a_python_worker_killed_under_its_trial_is_recorded_and_the_grid_goes_on(
+        tmp_path, no_leaks):
+    """The kernel's out-of-memory killer SIGKILLs the biggest process, the Python worker whose
+    trial asked for too much; this test sends the same signal to the same process. The executor
+    stays up, so Spark would re-run the trial (and abort the grid at its fourth death): the re-run
+    is told to record the death instead."""
+    profile = load_profile("2-node")
+    cluster = LocalStandaloneCluster(profile, tmp_path / "logs")
+    specs = [TrialSpec(f"t{i}", i, {"learning_rate": 0.05 * (i + 1), "neurons": 16, "layers": 1,
+                                    "momentum": 0.0}, i == 0) for i in range(4)]
+    archive = package_archive(tmp_path)
+    killed: list[dict] = []
+    with cluster, spark_context(cluster, "bench fault test", [archive]) as sc, \
+            ResultChannel() as channel:
+        data_bc = sc.broadcast(load_dataset("digits", seed=3))
+        warm_up_workers(sc, profile.slots, tensorflow=True)
+
+        def on_start(start: dict) -> None:
+            if start["trial_id"] == "t1" and start["attempt"] == 0:
+                psutil.Process(start["pid"]).kill()  # mid-trial: it has just begun training
+                killed.append(start)
+
+        results = []
+        settings = TaskSettings(profile="2-node", mode=Mode.MEASURED, repeat=0, model="mlp",
+                                epochs=8, batch_size=32, seed=5, channel=channel.address,
+                                token=uuid.uuid4().hex)
+        timing = run_grid(sc, specs, data_bc=data_bc, settings=settings, channel=channel,
+                          on_result=results.append, on_start=on_start)
+    shutdown_gateway()
+
+    assert len(killed) == 1
+    # Every trial ends exactly once; the killed one is recorded, with who died and where.
+    assert sorted(r.trial_id for r in results) == [s.trial_id for s in specs]
+    status = {r.trial_id: r.status for r in results}
+    assert status == {"t0": TrialStatus.OK, "t1": TrialStatus.CRASHED, "t2": TrialStatus.OK,
+                      "t3": TrialStatus.OK}
+    crashed = next(r for r in results if r.trial_id == "t1")
+    assert f"pid {killed[0]['pid']}" in crashed.error
+    assert f"executor {killed[0]['executor_id']}" in crashed.error
+    assert crashed.attempt == 1 and crashed.test_error is None
+    # Spark tried it once more (that attempt recorded the death and ran nothing); no executor was
+    # lost, so nothing is reported as a lost attempt.
+    assert timing.spark.task_failures == 1
+    assert timing.spark.tasks == len(specs) + 1
+    assert timing.lost == [] and timing.lost_executors == []

@@ -76,7 +76,7 @@ def test_each_trial_arrives_once_as_it_finishes_with_its_status(two_nodes):
                  {"neurons": 2**33})  # 64 x 2^33 floats: TensorFlow cannot allocate it
     arrived = []
     timing = run_grid(sc, grid, data_bc=two_nodes["data"], settings=settings(channel),
-                      inbox=channel.inbox, on_result=arrived.append)
+                      channel=channel, on_result=arrived.append)
     assert sorted(r.trial_id for r in arrived) == [s.trial_id for s in grid]
     status = {r.trial_id: r.status for r in arrived}
     assert status == {"t0": TrialStatus.OK, "t1": TrialStatus.OK, "t2": TrialStatus.DIVERGED,
@@ -104,7 +104,7 @@ def test_same_seed_same_metrics_whatever_ran_before(two_nodes):
     def run(grid):
         out = []
         run_grid(sc, grid, data_bc=two_nodes["data"], settings=settings(channel),
-                 inbox=channel.inbox, on_result=out.append)
+                 channel=channel, on_result=out.append)
         return {r.params["learning_rate"]: (r.val_error, r.test_error, r.final_loss) for r in out}
 
     first = run(specs({"learning_rate": 0.2}, {"learning_rate": 0.02}))
@@ -117,9 +117,9 @@ def test_the_slowdown_knob_adds_its_fraction_of_compute_inside_the_task(two_node
     grid = specs({}, {"learning_rate": 0.5})
     plain, slowed = [], []
     run_grid(sc, grid, data_bc=two_nodes["data"], settings=settings(channel),
-             inbox=channel.inbox, on_result=plain.append)
+             channel=channel, on_result=plain.append)
     run_grid(sc, grid, data_bc=two_nodes["data"], settings=settings(channel, slowdown=3.0),
-             inbox=channel.inbox, on_result=slowed.append)
+             channel=channel, on_result=slowed.append)
 
     def compute(results):
         return sum(v for r in results for k, v in r.phases.items() if k in COMPUTE_PHASES)
@@ -143,7 +143,7 @@ def test_replay_sleeps_for_the_recorded_phases_and_keeps_metrics(two_nodes):
     }
     out = []
     run_grid(sc, grid, data_bc=two_nodes["data"], settings=settings(channel, Mode.REPLAY),
-             inbox=channel.inbox, on_result=out.append, replay=replay)
+             channel=channel, on_result=out.append, replay=replay)
     for r in out:
         assert r.mode is Mode.REPLAY and r.test_error == 0.125
         assert r.task_seconds >= 0.5
@@ -160,7 +160,7 @@ def test_interrupt_cancels_the_grid_and_keeps_finished_trials(two_nodes):
 
     with pytest.raises(KeyboardInterrupt):
         run_grid(sc, grid, data_bc=two_nodes["data"], settings=settings(channel, epochs=5),
-                 inbox=channel.inbox, on_result=on_result)
+                 channel=channel, on_result=on_result)
     assert len(done) == 1
     assert no_active_jobs(sc)  # the grid's job was cancelled
 
@@ -171,7 +171,7 @@ def test_failures_in_a_row_stop_the_grid_and_name_the_last_errors(two_nodes):
     done = []
     with pytest.raises(TooManyFailures) as stopped:
         run_grid(sc, grid, data_bc=two_nodes["data"], settings=settings(channel),
-                 inbox=channel.inbox, on_result=done.append, max_failures_in_a_row=3)
+                 channel=channel, on_result=done.append, max_failures_in_a_row=3)
     assert 3 <= len(done) < len(grid)  # every finished trial was handed over first
     assert all(r.status is TrialStatus.FAILED for r in done)
     assert "3 trials in a row" in stopped.value.message
