@@ -3,11 +3,13 @@ trial's Python worker killed under it."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 
 import psutil
 import pytest
+from memory_cage import cage_supported, memory_cage
 
 from bench.cluster import LocalStandaloneCluster, load_profile
 from bench.datasets import load_dataset
@@ -135,4 +137,45 @@ def test_a_python_worker_killed_under_its_trial_is_recorded_and_the_grid_goes_on
     # lost, so nothing is reported as a lost attempt.
     assert timing.spark.task_failures == 1
     assert timing.spark.tasks == len(specs) + 1
+    assert timing.lost == [] and timing.lost_executors == []
+
+
+@pytest.mark.skipif(not cage_supported(), reason="needs a writable cgroup memory controller")
+def test_a_trial_the_kernel_kills_for_want_of_memory_is_recorded_oom(tmp_path, no_leaks):
+    """The real thing: the trial's Python worker is put in a memory cgroup with room for what it
+    holds now, the trial asks for a 1 GiB layer, and the kernel's out-of-memory killer ends it."""
+    profile = load_profile("2-node")
+    cluster = LocalStandaloneCluster(profile, tmp_path / "logs")
+    params = {"learning_rate": 0.1, "neurons": 16, "layers": 1, "momentum": 0.0}
+    specs = [TrialSpec("t0", 0, params, True),
+             TrialSpec("t1", 1, {**params, "neurons": 2**22}, False),  # 64 x 2^22 floats: 1 GiB
+             TrialSpec("t2", 2, params, False)]
+    archive = package_archive(tmp_path)
+    with contextlib.ExitStack() as cages, cluster, \
+            spark_context(cluster, "bench fault test", [archive]) as sc, \
+            ResultChannel() as channel:
+        data_bc = sc.broadcast(load_dataset("digits", seed=3))
+        warm_up_workers(sc, profile.slots, tensorflow=True)
+        caged: list[dict] = []
+
+        def on_start(start: dict) -> None:
+            if start["trial_id"] == "t1" and start["attempt"] == 0:
+                worker = psutil.Process(start["pid"])
+                cages.enter_context(memory_cage(worker.pid, worker.memory_info().rss + 2**28))
+                caged.append(start)
+
+        results = []
+        settings = TaskSettings(profile="2-node", mode=Mode.MEASURED, repeat=0, model="mlp",
+                                epochs=2, batch_size=64, seed=5, channel=channel.address,
+                                token=uuid.uuid4().hex)
+        timing = run_grid(sc, specs, data_bc=data_bc, settings=settings, channel=channel,
+                          on_result=results.append, on_start=on_start)
+    shutdown_gateway()
+
+    assert len(caged) == 1
+    status = {r.trial_id: r.status for r in results}
+    assert status == {"t0": TrialStatus.OK, "t1": TrialStatus.OOM, "t2": TrialStatus.OK}
+    oom = next(r for r in results if r.trial_id == "t1")
+    assert "ran out of memory" in oom.error and "oom_kill" in oom.error
+    assert oom.attempt == 1 and timing.spark.task_failures == 1
     assert timing.lost == [] and timing.lost_executors == []
