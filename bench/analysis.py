@@ -9,7 +9,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench import figures
-from bench.records import COMPUTE_PHASES, PHASES, Mode, ProfileRun, TrialResult, TrialStatus
+from bench.records import (
+    COMPUTE_PHASES,
+    PHASES,
+    Mode,
+    ProfileRun,
+    TrialResult,
+    TrialStatus,
+    last_error_line,
+)
 
 _MODE_ORDER = {Mode.MEASURED: 0, Mode.REPLAY: 1, Mode.MODEL: 2}
 
@@ -160,6 +168,8 @@ def summarize_run(
     notes += [_lost_note(r, a) for r in rows for a in r.lost_attempts]
     notes += [f"{r.name} ({r.mode.value}) repeat {e['repeat']}: executor {e['executor_id']} was "
               "lost during the grid" for r in rows for e in r.lost_executors]
+    notes += [note for key, runs in runs_by_row.items()
+              for note in _broken_trial_notes(key, trials_by_row[key], runs[-1].repeat)]
     cold = sum(r.cold_trials for r in rows if r.mode is Mode.MEASURED)
     if cold:
         notes.append(f"{cold} measured trials imported TensorFlow themselves (warm-up missed "
@@ -203,6 +213,20 @@ def _resumed_notes(key: tuple[str, Mode], runs: list[ProfileRun]) -> list[str]:
             "run after the resume, so its wall time, speedup and efficiency are not the grid's, "
             "nor, if it is the 1-node reference, the other profiles' speedups (run it again for "
             "those)"]
+
+
+def _broken_trial_notes(key: tuple[str, Mode], trials: list[TrialResult], repeat: int,
+                        most: int = 5) -> list[str]:
+    """Trials of the latest repeat that ended without metrics for a reason other than diverging
+    (a result of the configuration): failed, timed out, out of memory, crashed."""
+    broken = [t for t in trials if t.repeat == repeat and not t.status.has_metrics()
+              and t.status is not TrialStatus.DIVERGED]
+    notes = [f"{key[0]} ({key[1].value}): trial {t.trial_id} {t.status.value}: "
+             f"{last_error_line(t.error)}" for t in broken[:most]]
+    if len(broken) > most:
+        notes.append(f"{key[0]} ({key[1].value}): {len(broken) - most} more trials ended without "
+                     "metrics: see trials.jsonl")
+    return notes
 
 
 def _lost_note(row: Row, lost: dict[str, Any]) -> str:

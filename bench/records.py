@@ -39,6 +39,13 @@ class TrialStatus(str, enum.Enum):
                         TrialStatus.OOM, TrialStatus.CRASHED)
 
 
+def last_error_line(error: str | None, most: int = 240) -> str:
+    """The line of a traceback that says what went wrong (its last), cut to ``most`` characters."""
+    lines = [line.strip() for line in (error or "").strip().splitlines() if line.strip()]
+    line = lines[-1] if lines else "(no error text)"
+    return line if len(line) <= most else line[: most - 3] + "..."
+
+
 class Mode(str, enum.Enum):
     """Where a figure comes from (MEASURE.md, "Where each figure comes from")."""
 

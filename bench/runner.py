@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.attempts import AttemptReferee
 from bench.errors import UserError
-from bench.records import LostAttempt, TrialResult, TrialSpec, TrialStatus
+from bench.records import LostAttempt, TrialResult, TrialSpec, TrialStatus, last_error_line
 from bench.result_channel import ResultChannel
 from bench.tasks import TaskSettings, run_trial, warm_up
 
@@ -37,17 +37,12 @@ class TooManyFailures(UserError):
     """Trials fail one after another: stop, instead of burning the cluster time of the rest."""
 
     def __init__(self, streak: list[TrialResult]) -> None:
-        last = [f"{r.trial_id}: {_last_line(r.error)}" for r in streak[-3:]]
+        last = [f"{r.trial_id}: {last_error_line(r.error)}" for r in streak[-3:]]
         super().__init__(
             f"{len(streak)} trials in a row failed, timed out, ran out of memory or crashed, so "
             "the run stopped; the last errors:\n    " + "\n    ".join(last),
             fix="fix the cause (the full tracebacks are in the run's trials.jsonl), or raise "
                 "[training] max_failures_in_a_row in the workload")
-
-
-def _last_line(error: str | None) -> str:
-    lines = [line for line in (error or "").strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "(no error text)"
 
 
 @dataclass(frozen=True)

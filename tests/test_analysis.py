@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -161,3 +162,20 @@ def test_printers_read_the_same_summary():
     assert json.loads(text)["profiles"][1]["mode"] == "replay"
     md = to_markdown(s, META)
     assert "| 13-node" in md and "## Accuracy" in md and "## Environment" in md
+
+
+def test_trials_that_ended_without_metrics_are_named_with_their_last_error_line():
+    trials = grid("local", Mode.MEASURED)
+    trials[1] = dataclasses.replace(trials[1], status=TrialStatus.OOM, val_error=None,
+                                    test_error=None, error="Traceback ...\n  File x\n"
+                                    "ResourceExhaustedError: OOM when allocating tensor\n")
+    s = summarize_run(META, trials, [prun("local", Mode.MEASURED, 1, 5.0)])
+    assert "local (measured): trial b oom: ResourceExhaustedError: OOM when allocating tensor" \
+        in s.notes
+    assert not any("trial c" in n for n in s.notes)  # diverging is a result, not a breakage
+    many = [dataclasses.replace(trials[0], trial_id=f"x{i}", status=TrialStatus.CRASHED,
+                                error="x" * 500) for i in range(7)]
+    notes = summarize_run(META, many, [prun("local", Mode.MEASURED, 1, 5.0)]).notes
+    crashed = [n for n in notes if "crashed" in n]
+    assert len(crashed) == 5 and crashed[0].endswith("...") and len(crashed[0]) < 300
+    assert "local (measured): 2 more trials ended without metrics: see trials.jsonl" in notes
