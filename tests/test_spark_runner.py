@@ -48,10 +48,11 @@ def no_active_jobs(sc, patience_s: float = 30.0) -> bool:
     return not sc.statusTracker().getActiveJobsIds()
 
 
-def settings(channel, mode=Mode.MEASURED, epochs=2, slowdown=0.0) -> TaskSettings:
+def settings(channel, mode=Mode.MEASURED, epochs=2, slowdown=0.0,
+             timeout_s=None) -> TaskSettings:
     return TaskSettings(profile="2-node", mode=mode, repeat=0, model="mlp", epochs=epochs,
                         batch_size=64, seed=5, channel=channel.address, token=uuid.uuid4().hex,
-                        slowdown=slowdown)
+                        slowdown=slowdown, timeout_s=timeout_s)
 
 
 def specs(*overrides: dict) -> list[TrialSpec]:
@@ -163,6 +164,19 @@ def test_interrupt_cancels_the_grid_and_keeps_finished_trials(two_nodes):
                  channel=channel, on_result=on_result)
     assert len(done) == 1
     assert no_active_jobs(sc)  # the grid's job was cancelled
+
+
+def test_a_trial_past_its_timeout_is_stopped_recorded_and_not_retried(two_nodes):
+    sc, channel = two_nodes["sc"], two_nodes["channel"]
+    done = []
+    # 300 epochs cannot finish in a second on any machine this runs on.
+    timing = run_grid(sc, specs({}, {"learning_rate": 0.05}), data_bc=two_nodes["data"],
+                      settings=settings(channel, epochs=300, timeout_s=1.0), channel=channel,
+                      on_result=done.append)
+    assert [r.status for r in done] == [TrialStatus.TIMEOUT] * 2
+    assert all("timeout of 1 s" in r.error and r.attempt == 0 for r in done)
+    assert all(r.phases["train"] < 10 for r in done)  # stopped, not run to the end
+    assert timing.spark.task_failures == 0
 
 
 def test_failures_in_a_row_stop_the_grid_and_name_the_last_errors(two_nodes):
