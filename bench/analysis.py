@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import figures
+from bench import figures, scaling_model
 from bench.records import (
     COMPUTE_PHASES,
     PHASES,
@@ -54,6 +55,7 @@ class Row:
     # Trials whose executor was lost mid-trial, every repeat: LostAttempt.to_dict() + "repeat"
     lost_attempts: list[dict[str, Any]] = field(default_factory=list)
     lost_executors: list[dict[str, Any]] = field(default_factory=list)  # {"repeat", "executor_id"}
+    stragglers: list[str] = field(default_factory=list)  # held the latest repeat's last wave
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,14 @@ class RunSummary:
     # Every trial's outcome on the accuracy source (repeat 0): what "same seed, same metrics"
     # compares across runs.
     trial_metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The model (mode model), from the 1-node measured run: its overheads, its compute per trial
+    # in grid order, its predictions, its error on every measured and replayed row, and where
+    # each multi-node profile's speedup went.
+    overheads: scaling_model.Overheads | None = None
+    model_durations_s: list[float] = field(default_factory=list)
+    model: list[scaling_model.ModelPoint] = field(default_factory=list)
+    model_errors: list[scaling_model.ModelError] = field(default_factory=list)
+    waterfalls: list[scaling_model.Waterfall] = field(default_factory=list)
 
 
 def _key(r: TrialResult | ProfileRun) -> tuple[str, Mode]:
@@ -162,6 +172,7 @@ def summarize_run(
                            for r in runs for a in r.lost_attempts],
             lost_executors=[{"repeat": r.repeat, "executor_id": e}
                             for r in runs for e in r.lost_executors],
+            stragglers=[t.trial_id for t in scaling_model.stragglers(latest, first.slots)],
         ))
     rows = _with_replay_errors(rows)
     rows.sort(key=lambda r: (r.nodes, r.name, _MODE_ORDER[r.mode]))
@@ -187,12 +198,41 @@ def summarize_run(
         notes.append("TEST KNOB ON, figures made worse on purpose (bench.test_knobs): "
                      + ", ".join(f"{k}={v}" for k, v in knobs.items()))
     accuracy = _accuracy(reference, runs_by_row, trials_by_row)
-    return RunSummary(
+    summary = RunSummary(
         run_id=meta.get("run_id", "?"), workload=meta["workload"]["name"],
         grid=meta["workload"]["grid"], reference=reference[0] if reference else None,
         rows=rows, accuracy=accuracy, environment=meta.get("environment", {}), notes=notes,
         trial_metrics=_trial_metrics(accuracy, trials_by_row),
     )
+    return _with_model(summary, trials_by_row[reference] if reference else [])
+
+
+def _with_model(summary: RunSummary, reference_trials: list[TrialResult]) -> RunSummary:
+    """The model from the 1-node measured run (its overheads and compute per trial, the model's
+    own inputs); then its error on every row and each multi-node profile's waterfall."""
+    ref = next((r for r in summary.rows
+                if r.mode is Mode.MEASURED and r.name == summary.reference), None)
+    if ref is None or not reference_trials:
+        return summary
+    overheads = scaling_model.estimate_overheads(reference_trials, ref.slots,
+                                                 warmup_s=ref.warmup_s, startup_s=ref.startup_s)
+    durations = _compute_in_grid_order(reference_trials)
+    summary = dataclasses.replace(
+        summary, overheads=overheads, model_durations_s=durations,
+        model=scaling_model.predict(durations, overheads, slots_per_node=ref.slots // ref.nodes,
+                                    t1=ref.wall.mean))
+    names = dict.fromkeys(r.name for r in summary.rows if r.nodes > 1)
+    return dataclasses.replace(
+        summary, model_errors=scaling_model.model_errors(summary),
+        waterfalls=[w for name in names if (w := scaling_model.waterfall(summary, name))])
+
+
+def _compute_in_grid_order(trials: list[TrialResult]) -> list[float]:
+    """Each trial's compute (what replay sleeps for), mean over repeats, in dispatch order."""
+    by_index: dict[int, list[float]] = defaultdict(list)
+    for t in trials:
+        by_index[t.index].append(sum(t.phases.get(p, 0.0) for p in COMPUTE_PHASES))
+    return [statistics.fmean(by_index[i]) for i in sorted(by_index)]
 
 
 def _timed(runs: list[ProfileRun]) -> list[ProfileRun]:
