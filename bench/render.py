@@ -5,6 +5,7 @@ They only format; every figure is computed in bench.analysis.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -13,6 +14,7 @@ from tabulate import tabulate
 from bench.analysis import Accuracy, Row, RunSummary
 from bench.environment import machine_fingerprint
 from bench.records import FORMAT_VERSION, Mode
+from bench.scaling_model import ERROR_TARGET, SHOWN_NODES, ModelError, Overheads, Waterfall
 
 DASH = "—"
 
@@ -99,6 +101,52 @@ def replay_errors(summary: RunSummary) -> str | None:
             + ", ".join(f"{r.name} {r.replay_error * 100:+.1f} %" for r in replayed))
 
 
+MODEL_INTRO = ("Model (mode model, not measured: the 1-node compute times and overheads "
+               "simulated on N nodes, one trial per free slot in grid order):")
+
+
+def _model_table(summary: RunSummary, tablefmt: str) -> str:
+    shown = [p for p in summary.model if p.nodes in SHOWN_NODES]
+    return tabulate([
+        ["wall s", *(f"{p.wall_s:.2f}" for p in shown)],
+        ["speedup", *(f"{p.speedup:.2f}" for p in shown)],
+        ["speedup, longest first", *(f"{p.longest_first_speedup:.2f}" for p in shown)],
+    ], headers=["nodes (model)", *(str(p.nodes) for p in shown)], tablefmt=tablefmt,
+        disable_numparse=True)
+
+
+def _model_errors(summary: RunSummary) -> str:
+    def one(e: ModelError) -> str:
+        mark = " (its overheads were estimated here)" if e.in_sample else ""
+        mark += "" if e.within_target else f" (beyond {ERROR_TARGET * 100:.0f} %)"
+        return f"{e.name} ({e.mode.value}) {e.error * 100:+.1f} %{mark}"
+    return (f"model error (model vs observed wall time; target within {ERROR_TARGET * 100:.0f} %): "
+            + ", ".join(one(e) for e in summary.model_errors))
+
+
+def _overheads(o: Overheads, reference: str | None) -> str:
+    return (f"overheads from {reference} (measured): per trial dispatch {o.dispatch_s:.3f} s, "
+            f"fetch {o.fetch_s:.3f} s, in-task {o.in_task_s:.3f} s; a slot's first trial "
+            f"launch {o.launch_s:.3f} s and fetch +{o.first_fetch_s:.3f} s; collect "
+            f"{o.collect_s:.3f} s; warm-up {o.warmup_s:.1f} s and start-up {o.startup_s:.1f} s "
+            "are beside the wall time, not in it")
+
+
+def _waterfall(w: Waterfall) -> str:
+    text = f"{w.name}: " + " -> ".join(
+        f"{s.stage} {s.speedup:.2f}" + (f" ({s.lost_to})" if s.lost_to else "") for s in w.steps)
+    text += "".join(f"; {skipped}" for skipped in w.skipped)
+    return text + (f"; last wave held by {', '.join(w.stragglers)}" if w.stragglers else "")
+
+
+def model_lines(summary: RunSummary) -> list[str]:
+    """The model's error on every row, its overheads and each profile's speedup waterfall."""
+    if not summary.model or summary.overheads is None:
+        return []
+    return [_model_errors(summary), _overheads(summary.overheads, summary.reference),
+            *(f"speedup lost, {_waterfall(w)}" for w in summary.waterfalls)]
+
+
 def to_table(summary: RunSummary) -> str:
     parts = [tabulate(_rows(summary), headers=HEADERS, disable_numparse=True)]
     parts += ["", *comparisons(summary)]
@@ -109,6 +157,8 @@ def to_table(summary: RunSummary) -> str:
                       f"{summary.accuracy.source}):",
                   tabulate(_accuracy_rows(summary.accuracy),
                            headers=["", "configuration", "test error"], disable_numparse=True)]
+    if summary.model:
+        parts += ["", MODEL_INTRO, _model_table(summary, "simple"), "", *model_lines(summary)]
     if summary.notes:
         parts += ["", *(f"note: {n}" for n in summary.notes)]
     return "\n".join(parts)
@@ -137,6 +187,9 @@ def to_markdown(summary: RunSummary, meta: dict) -> str:
                              for m in acc.mismatches[:50]],
                             headers=["trial", "profile", "repeat", "field", "expected", "got"],
                             tablefmt="github")]
+    if summary.model:
+        md += ["", "## Model", "", MODEL_INTRO, "", _model_table(summary, "github"), "",
+               *(f"- {line}" for line in model_lines(summary))]
     md += ["", "## Phases (mean seconds per trial)", "",
            tabulate([[r.name, r.mode.value, *(_num(r.phases_s.get(p), 3) for p in _phases(summary))]
                      for r in summary.rows], headers=["profile", "mode", *_phases(summary)],
@@ -188,7 +241,7 @@ def to_json(summary: RunSummary, meta: dict) -> dict:
         "overhead_per_trial_s": r.overhead_per_trial_s, "trial_compute_s": r.trial_compute_s,
         "spark": r.spark, "lost_attempts": r.lost_attempts, "lost_executors": r.lost_executors,
         "recovery_s": sum(a["recovery_s"] or 0.0 for a in r.lost_attempts),
-        "hash": profile_hashes.get(r.name),
+        "hash": profile_hashes.get(r.name), "stragglers": r.stragglers,
     } for r in summary.rows]
     acc = summary.accuracy
     accuracy = None if acc is None else {
@@ -209,5 +262,18 @@ def to_json(summary: RunSummary, meta: dict) -> dict:
         "thresholds": meta.get("workload", {}).get("thresholds"),
         "test_knobs": meta.get("test_knobs", {}),
         "machine": machine_fingerprint(summary.environment),
-        "environment": summary.environment, "notes": summary.notes,
+        "environment": summary.environment, "notes": summary.notes, **_model_json(summary),
     })
+
+
+def _model_json(summary: RunSummary) -> dict:
+    """The model's keys of summary.json: its points, overheads, errors and waterfalls."""
+    o = summary.overheads
+    return {
+        "model": [{**dataclasses.asdict(p), "mode": p.mode.value} for p in summary.model],
+        "model_overheads": None if o is None else {
+            **dataclasses.asdict(o), "per_task_s": o.per_task_s, "first_task_s": o.first_task_s},
+        "model_errors": [{**dataclasses.asdict(e), "mode": e.mode.value,
+                          "within_target": e.within_target} for e in summary.model_errors],
+        "waterfalls": [dataclasses.asdict(w) for w in summary.waterfalls],
+    }

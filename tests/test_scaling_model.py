@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from made_runs import write_run
 
 from bench import figures
 from bench.analysis import summarize_run
 from bench.records import Mode, ProfileRun, TrialResult, TrialStatus
+from bench.render import to_json, to_markdown, to_table
+from bench.rundir import RunDirectory
 from bench.scaling_model import (
     Overheads,
     estimate_overheads,
@@ -177,6 +182,8 @@ def test_waterfall_stages_and_the_ones_this_run_skipped():
         ("ideal", 13.0), ("bound", 2.0), ("replay", 1.6)]
     assert replay_only.skipped == ["no measured row"]
     assert [w.name for w in s.waterfalls] == ["2-node", "4-node", "13-node"]  # not local
+    assert "13-node: ideal 13.00 -> bound 2.00 (waves and longest trials) -> replay 1.60 " \
+        "(runner and Spark overhead); no measured row; last wave held by a, c" in to_table(s)
 
 
 def test_without_a_one_node_run_there_is_no_model_and_no_waterfall():
@@ -186,3 +193,31 @@ def test_without_a_one_node_run_there_is_no_model_and_no_waterfall():
                                                 10.0, 2.0, False, 0.0, 2.0)])
     assert s.model == [] and s.model_errors == [] and s.waterfalls == []
     assert waterfall(s, "2-node") is None
+    assert "Model" not in to_table(s)
+    data = to_json(s, META)
+    assert (data["model"], data["model_overheads"], data["waterfalls"]) == ([], None, [])
+
+
+def test_a_made_run_reports_the_model_in_markdown_and_json(tmp_path):
+    run = RunDirectory.open(write_run(tmp_path))
+    meta = run.meta()
+    s = summarize_run(meta, run.trials(), run.profile_runs())
+    md = to_markdown(s, meta)
+    assert "## Model" in md and "| nodes (model)" in md
+    assert "- speedup lost, 2-node: ideal 2.00 -> bound 2.00 (waves and longest trials) -> " \
+        "replay 1.95 (runner and Spark overhead) -> measured 1.83 (contention on the host)" in md
+    # T(1) = 4.2 s; the made trials (2, 1, 1 s, no overhead) take 2 s on 2 slots
+    assert "2-node (replay) -7.0 %" in md and "2-node (measured) -13.0 % (beyond 10 %)" in md
+    data = json.loads(json.dumps(to_json(s, meta), allow_nan=False))
+    for key in ("model", "model_overheads", "model_errors", "waterfalls"):
+        assert key in data, key
+    for key in ("name", "mode", "wall_s", "speedup", "bound_speedup", "overhead_per_trial_s"):
+        assert all(key in p for p in data["profiles"]), key  # the old keys stay
+    assert data["model"][1] == {"nodes": 2, "slots": 2, "wall_s": 2.0, "speedup": 2.1,
+                                "longest_first_wall_s": 2.0, "longest_first_speedup": 2.1,
+                                "mode": "model"}
+    replay = next(e for e in data["model_errors"] if e["mode"] == "replay")
+    assert replay["error"] == pytest.approx((2.0 - 2.15) / 2.15)
+    assert data["model_overheads"]["warmup_s"] == 2.0
+    assert data["waterfalls"][0]["steps"][2]["stage"] == "replay"
+    assert all("stragglers" in p for p in data["profiles"])
