@@ -1,9 +1,12 @@
-"""The pictures of hand-made runs: each figure's data read back from the matplotlib Figure (not
-its pixels)."""
+"""The pictures and report.html of hand-made runs: the files, and each figure's data read back
+from the matplotlib Figure (not its pixels)."""
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import math
+import re
 import struct
 from pathlib import Path
 
@@ -18,8 +21,9 @@ from made_runs import (
     write_run,
 )
 
-from bench import plots
+from bench import html_report, plots
 from bench.analysis import RunSummary, summarize_run
+from bench.commands.report import write_report
 from bench.records import Mode, TrialResult, TrialStatus
 from bench.rundir import RunDirectory
 
@@ -44,6 +48,56 @@ def png_size(data: bytes) -> tuple[int, int]:
 def by_gid(ax, prefix: str) -> dict[str, object]:
     return {a.get_gid(): a for a in [*ax.patches, *ax.lines, *ax.collections]
             if (a.get_gid() or "").startswith(prefix)}
+
+
+def timeline_names(summary: RunSummary) -> list[str]:
+    return [f"timeline_{r.name}_{r.mode.value}" for r in summary.rows]
+
+
+def test_report_writes_every_picture_and_a_self_contained_html(grid_run: Path):
+    table = write_report(RunDirectory.open(grid_run))
+    assert "13-node" in table
+    summary, _ = load(grid_run)
+    names = ["wall_time", "speedup", "test_error", *timeline_names(summary)]
+    assert sorted(p.stem for p in (grid_run / "plots").iterdir()) == sorted(names)
+    page = (grid_run / "report.html").read_text()
+    images = dict(re.findall(r'<figure id="([^"]+)"><img src="data:image/png;base64,([^"]+)"',
+                             page))
+    assert sorted(images) == sorted(names)
+    for name in names:
+        data = (grid_run / "plots" / f"{name}.png").read_bytes()
+        assert base64.b64decode(images[name]) == data  # the file and the page show one picture
+        width, height = png_size(data)
+        assert 600 <= width <= 2000 and 200 <= height <= 2000, (name, width, height)
+    # Nothing outside the file: no script, stylesheet, or image fetched from elsewhere.
+    assert "<script" not in page and "http" not in page
+    assert re.findall(r'src="(?!data:image/png;base64,)', page) == []
+    for text in ("local", "2-node", "13-node", "measured", "replay",
+                 "20.00 %", "4.00 %", "80.0 %",  # baseline, best, relative error reduction
+                 "learning_rate=1, neurons=64, momentum=0"):
+        assert text in page, text
+    # each row's mode labelled, in the main and the phases table
+    assert page.count('class="mode mode-replay"') == 2 * 2
+    assert page.count('class="mode mode-measured"') == 2 * 2
+
+
+def test_bench_report_prints_where_report_html_is(grid_run: Path, capsys):
+    from bench.cli import main
+
+    assert main(["report", str(grid_run)]) == 0
+    out = capsys.readouterr().out
+    assert f"report with pictures: {grid_run.resolve() / 'report.html'}" in out
+
+
+def test_a_plotting_bug_keeps_its_traceback_after_the_text_reports(grid_run: Path,
+                                                                    monkeypatch):
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug in a picture")
+
+    monkeypatch.setattr(plots, "speedup", broken)
+    with pytest.raises(ZeroDivisionError, match="a bug in a picture"):
+        write_report(RunDirectory.open(grid_run))
+    assert (grid_run / "summary.json").is_file() and (grid_run / "report.md").is_file()
 
 
 def test_wall_time_bars_are_the_mean_wall_times_with_sd_error_bars(grid_run: Path):
@@ -194,6 +248,38 @@ def test_waterfall_steps():
     assert [t.get_text() for t in ax.get_xticklabels()] == [s for s, _ in steps]
     with pytest.raises(ValueError):
         plots.waterfall([])
+
+
+def test_waterfall_is_in_the_report_when_given_and_gone_when_not(grid_run: Path):
+    summary, trials = load(grid_run)
+    html_report.write_html_report(grid_run, summary, trials,
+                                  waterfall_steps=[("ideal", 13.0), ("bound", 9.9)])
+    assert (grid_run / "plots" / "waterfall.png").is_file()
+    assert 'id="waterfall"' in (grid_run / "report.html").read_text()
+    html_report.write_html_report(grid_run, summary, trials)
+    assert not (grid_run / "plots" / "waterfall.png").exists()
+    assert 'id="waterfall"' not in (grid_run / "report.html").read_text()
+
+
+def test_html_escapes_every_text(grid_run: Path):
+    summary, _ = load(grid_run)
+    summary = dataclasses.replace(summary, notes=["<script>alert('x')</script> & co"],
+                                  workload="<b>w</b>")
+    page = html_report.to_html(summary, [])
+    assert "<script>" not in page and "<b>w</b>" not in page
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; co" in page
+    assert "&lt;b&gt;w&lt;/b&gt;" in page
+
+
+def test_a_run_with_no_finished_profile_still_gets_its_pictures(grid_run: Path):
+    (grid_run / "profiles.jsonl").unlink()  # killed before any grid finished
+    write_report(RunDirectory.open(grid_run))
+    assert sorted(p.name for p in (grid_run / "plots").iterdir()) == \
+        ["speedup.png", "wall_time.png"]
+    summary, trials = load(grid_run)
+    assert plots.wall_time(summary).axes[0].texts[0].get_text() == "no profile finished a grid"
+    assert plots.timeline([], "nothing").axes[0].texts[0].get_text() == \
+        "no trial reported its start and end"
 
 
 
