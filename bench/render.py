@@ -47,7 +47,8 @@ HEADERS = ["profile", "mode", "nodes", "slots", "Time (mean ± sd) s", "Range (m
            "speedup", "efficiency", "bound speedup", "eff. vs bound", "start-up s", "warm-up s"]
 
 
-def _rows(summary: RunSummary) -> list[list[str]]:
+def table_rows(summary: RunSummary) -> list[list[str]]:
+    """The main table's cells (HEADERS): one row per profile and mode."""
     out = []
     for r in summary.rows:
         sd = f" ± {r.wall.sd:.2f}" if r.wall.n > 1 else ""
@@ -68,7 +69,10 @@ def _identical(acc: Accuracy) -> str:
     return f"NO: {len(acc.mismatches)} differences"
 
 
-def _accuracy_rows(acc: Accuracy) -> list[list[str]]:
+ACCURACY_HEADERS = ["", "configuration", "test error"]
+
+
+def accuracy_rows(acc: Accuracy) -> list[list[str]]:
     return [
         ["baseline", _params(acc.baseline_params), _pct(acc.baseline_test_error)],
         ["best on validation", _params(acc.best_params), _pct(acc.best_test_error)],
@@ -148,15 +152,15 @@ def model_lines(summary: RunSummary) -> list[str]:
 
 
 def to_table(summary: RunSummary) -> str:
-    parts = [tabulate(_rows(summary), headers=HEADERS, disable_numparse=True)]
+    parts = [tabulate(table_rows(summary), headers=HEADERS, disable_numparse=True)]
     parts += ["", *comparisons(summary)]
     if line := replay_errors(summary):
         parts.append(line)
     if summary.accuracy is not None:
         parts += ["", f"Accuracy ({summary.workload}, grid '{summary.grid}', trials of "
                       f"{summary.accuracy.source}):",
-                  tabulate(_accuracy_rows(summary.accuracy),
-                           headers=["", "configuration", "test error"], disable_numparse=True)]
+                  tabulate(accuracy_rows(summary.accuracy),
+                           headers=ACCURACY_HEADERS, disable_numparse=True)]
     if summary.model:
         parts += ["", MODEL_INTRO, _model_table(summary, "simple"), "", *model_lines(summary)]
     if summary.notes:
@@ -170,7 +174,8 @@ def to_markdown(summary: RunSummary, meta: dict) -> str:
           "measured). Every row says where its figures come from: **measured** (real trials), "
           "**replay** (the real cluster of that size running surrogate trials that sleep for the "
           "1-node durations).", "",
-          tabulate(_rows(summary), headers=HEADERS, tablefmt="github", disable_numparse=True), ""]
+          tabulate(table_rows(summary), headers=HEADERS, tablefmt="github",
+                   disable_numparse=True), ""]
     md += [f"- {line}" for line in comparisons(summary)]
     if line := replay_errors(summary):
         md += ["", line[0].upper() + line[1:]]
@@ -179,20 +184,16 @@ def to_markdown(summary: RunSummary, meta: dict) -> str:
         md += ["", "## Accuracy", "",
                f"The best configuration is chosen on the validation split; test errors are on "
                f"the test split (trials of `{acc.source}`).", "",
-               tabulate(_accuracy_rows(acc), headers=["", "configuration", "test error"],
+               tabulate(accuracy_rows(acc), headers=ACCURACY_HEADERS,
                         tablefmt="github", disable_numparse=True)]
         if acc.mismatches:
             md += ["", "### Metric mismatches", "",
-                   tabulate([[m.trial_id, m.profile, m.repeat, m.field, m.expected, m.got]
-                             for m in acc.mismatches[:50]],
-                            headers=["trial", "profile", "repeat", "field", "expected", "got"],
-                            tablefmt="github")]
+                   tabulate(mismatch_rows(acc), headers=MISMATCH_HEADERS, tablefmt="github")]
     if summary.model:
         md += ["", "## Model", "", MODEL_INTRO, "", _model_table(summary, "github"), "",
                *(f"- {line}" for line in model_lines(summary))]
     md += ["", "## Phases (mean seconds per trial)", "",
-           tabulate([[r.name, r.mode.value, *(_num(r.phases_s.get(p), 3) for p in _phases(summary))]
-                     for r in summary.rows], headers=["profile", "mode", *_phases(summary)],
+           tabulate(phase_rows(summary), headers=["profile", "mode", *phase_names(summary)],
                     tablefmt="github", disable_numparse=True)]
     if summary.notes:
         md += ["", "## Notes", "", *(f"- {n}" for n in summary.notes)]
@@ -202,11 +203,25 @@ def to_markdown(summary: RunSummary, meta: dict) -> str:
     return "\n".join(md)
 
 
-def _phases(summary: RunSummary) -> list[str]:
+def phase_names(summary: RunSummary) -> list[str]:
     seen: list[str] = []
     for r in summary.rows:
         seen += [p for p in r.phases_s if p not in seen]
     return seen
+
+
+def phase_rows(summary: RunSummary) -> list[list[str]]:
+    """Mean seconds per trial in each phase, one row per profile and mode."""
+    return [[r.name, r.mode.value, *(_num(r.phases_s.get(p), 3) for p in phase_names(summary))]
+            for r in summary.rows]
+
+
+MISMATCH_HEADERS = ["trial", "profile", "repeat", "field", "expected", "got"]
+
+
+def mismatch_rows(acc: Accuracy, most: int = 50) -> list[list[Any]]:
+    return [[m.trial_id, m.profile, m.repeat, m.field, m.expected, m.got]
+            for m in acc.mismatches[:most]]
 
 
 def _finite(value: Any) -> Any:

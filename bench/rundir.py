@@ -1,8 +1,9 @@
 """A run directory (``reports/runs/<timestamp>-<workload>/``) and its files.
 
 ``run.json`` is written first, ``trials.jsonl`` and ``profiles.jsonl`` grow a line at a time as
-results arrive (flushed and synced: a crash loses no finished trial), and ``summary.json`` and
-``report.md`` are derived from them at the end, or again later by ``bench report``.
+results arrive (flushed and synced: a crash loses no finished trial), and ``summary.json``,
+``report.md``, ``report.html`` and ``plots/`` are derived from them at the end, or again later by
+``bench report``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ TRIALS = "trials.jsonl"
 PROFILES = "profiles.jsonl"
 SUMMARY = "summary.json"
 REPORT = "report.md"
+HTML_REPORT = "report.html"  # the report with its pictures embedded
+PLOTS = "plots"  # the same pictures as PNG files
 LATEST = "latest"  # symlink to the newest run in an output folder
 
 _Record = TypeVar("_Record")

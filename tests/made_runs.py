@@ -57,3 +57,76 @@ def write_run(
                 trials=3, wall_s=wall, startup_s=5.0, warmup_s=2.0, oversubscribed=False,
                 started_at=0.0, ended_at=wall, spark_jobs=1, spark_tasks=3, task_failures=0))
     return run.path
+
+
+# A 2016-style grid for the pictures: the baseline, then learning rate x neurons. Each trial's
+# compute time, test error (None: no metrics) and status; learning rate 10 breaks both ways.
+GRID_TRIALS = {
+    # (learning_rate, neurons): (seconds, test error, status)
+    (0.01, 32): (2.0, 0.20, TrialStatus.OK),  # the baseline, index 0
+    (0.1, 32): (1.0, 0.10, TrialStatus.OK),
+    (0.1, 64): (1.5, 0.08, TrialStatus.OK),
+    (1.0, 32): (1.0, 0.05, TrialStatus.OK),
+    (1.0, 64): (1.5, 0.04, TrialStatus.OK),  # the best on validation
+    (10.0, 32): (0.5, None, TrialStatus.FAILED),
+    (10.0, 64): (0.5, None, TrialStatus.DIVERGED),
+}
+# (profile, mode, nodes) -> how much each repeat's trials are stretched (wall times follow)
+GRID_ROWS = {
+    ("local", Mode.MEASURED, 1): [1.0, 1.1, 0.9],
+    ("2-node", Mode.MEASURED, 2): [1.0, 1.05, 0.95],
+    ("2-node", Mode.REPLAY, 2): [0.9, 0.95, 1.0],
+    ("13-node", Mode.REPLAY, 13): [1.0, 1.0, 1.1],
+}
+GRID_T0 = 1_000.0  # when each grid run's trials are dispatched (all at once, as Spark does)
+GRID_WAIT_S = 0.1  # a free slot's wait for its next trial
+GRID_COLLECT_S = 0.02  # end on the executor -> result at the driver
+
+
+def write_grid_run(out: Path, *, repeats: int = 3, rows: dict | None = None) -> Path:
+    """A finished run of GRID_TRIALS on GRID_ROWS whose trials were scheduled as Spark does with
+    one trial per slot: each goes to the first slot free, waits GRID_WAIT_S, runs its phases
+    back to back; the wall time is the last result's arrival. Diverged and failed trials have
+    timings but no metrics."""
+    run = RunDirectory.create(out, "grid")
+    run.write_meta({
+        "format_version": FORMAT_VERSION, "run_id": run.run_id,
+        "workload": {"name": "grid", "grid": "g", "trials": len(GRID_TRIALS), "hash": "gh",
+                     "thresholds": Thresholds().to_dict()},
+        "profiles": [{"name": p, "hash": p} for p, _, _ in (rows or GRID_ROWS)],
+        "test_knobs": {"slowdown": 0.0, "seed_offset": 0},
+        "environment": {"python": "3.11", **hardware()},
+    })
+    for (profile, mode, nodes), stretches in (rows or GRID_ROWS).items():
+        for repeat in range(repeats):
+            stretch = stretches[repeat % len(stretches)]
+            free = [GRID_T0] * nodes
+            last = GRID_T0
+            for index, ((lr, neurons), (secs, test, status)) in enumerate(GRID_TRIALS.items()):
+                slot = min(range(nodes), key=lambda s: free[s])
+                start = free[slot] + GRID_WAIT_S
+                secs *= stretch
+                end = start + secs
+                phases = {"waiting": start - GRID_T0, "fetch": 0.1 * secs, "build": 0.1 * secs,
+                          "train": 0.6 * secs, "evaluate": 0.1 * secs, "cleanup": 0.1 * secs,
+                          "collect": GRID_COLLECT_S}
+                ok = status is TrialStatus.OK
+                run.append_trial(TrialResult(
+                    profile=profile, mode=mode, repeat=repeat,
+                    trial_id=f"learning_rate={lr:g},neurons={neurons}", index=index,
+                    params={"learning_rate": lr, "neurons": neurons, "momentum": 0.0},
+                    is_baseline=index == 0, status=status,
+                    error="Traceback ...\nValueError: learning rate too high" if
+                    status is TrialStatus.FAILED else None,
+                    val_error=test, test_error=test, final_loss=0.5 if ok else None,
+                    dispatched_at=GRID_T0, started_at=start, ended_at=end,
+                    received_at=end + GRID_COLLECT_S, phases=phases,
+                    executor_id=str(slot), host=f"h{slot}", pid=100 + slot))
+                free[slot] = end + GRID_COLLECT_S
+                last = max(last, end + GRID_COLLECT_S)
+            run.append_profile_run(ProfileRun(
+                profile=profile, mode=mode, repeat=repeat, nodes=nodes, cores=1, slots=nodes,
+                trials=len(GRID_TRIALS), wall_s=last - GRID_T0, startup_s=5.0, warmup_s=2.0,
+                oversubscribed=False, started_at=GRID_T0, ended_at=last, spark_jobs=1,
+                spark_tasks=len(GRID_TRIALS), task_failures=0))
+    return run.path

@@ -68,11 +68,17 @@ def test_run_end_to_end_on_one_and_two_nodes(tmp_path, tiny_workload, no_leaks):
     # Same seed, same metrics: the 1-node and 2-node measured trials agree to the bit.
     assert accuracy["metrics_identical"] is True
     assert (run / "report.md").read_text().count("2-node") >= 2
+    # the pictures: one timeline per profile and mode, and report.html says where it is
+    assert f"report with pictures: {run / 'report.html'}" in done.stdout
+    assert sorted(p.name for p in (run / "plots").iterdir()) == sorted(
+        ["wall_time.png", "speedup.png", "test_error.png", "timeline_local_measured.png",
+         "timeline_2-node_measured.png", "timeline_2-node_replay.png"])
     meta = json.loads((run / "run.json").read_text())
     assert meta["environment"]["spark"].startswith("4.")
 
     again = bench("report", str(run))
     assert again.returncode == 0 and "2-node" in again.stdout
+    assert "report.html" in again.stdout
 
     # What compare and check read: Spark's counts per grid, samples, the newest-run link
     assert (out / "latest").resolve() == run.resolve()

@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 
 from bench.analysis import summarize_run
+from bench.html_report import write_html_report
 from bench.render import to_json, to_markdown, to_table
-from bench.rundir import REPORT, SUMMARY, RunDirectory, write_json
+from bench.rundir import HTML_REPORT, REPORT, SUMMARY, RunDirectory, write_json
 
 
 def add_parser(verbs: argparse._SubParsersAction) -> None:
@@ -18,16 +19,20 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
 
 
 def write_report(run: RunDirectory) -> str:
-    """Write summary.json and report.md from the run's records; return the printed table."""
+    """Write summary.json, report.md, the pictures in plots/ and report.html from the run's
+    records; return the printed table. A plotting bug raises with its traceback: the text
+    reports are written before it."""
     meta = run.meta()
-    summary = summarize_run(meta, run.trials(), run.profile_runs())
+    trials = run.trials()
+    summary = summarize_run(meta, trials, run.profile_runs())
     write_json(run.path / SUMMARY, to_json(summary, meta))
     (run.path / REPORT).write_text(to_markdown(summary, meta))
+    write_html_report(run.path, summary, trials)
     return to_table(summary)
 
 
 def main(args: argparse.Namespace) -> int:
     run = RunDirectory.open(args.run_dir)
     print(write_report(run))
-    print(f"\nreport: {run.path / REPORT}")
+    print(f"\nreport: {run.path / REPORT}\nreport with pictures: {run.path / HTML_REPORT}")
     return 0

@@ -21,7 +21,7 @@ from bench.plan import ModeChoice, plan
 from bench.preflight import check_java, check_memory, check_ports, usable_cores
 from bench.records import FORMAT_VERSION, Mode
 from bench.resume import ResumeState, RunJob, load_resume
-from bench.rundir import REPORT, RunDirectory
+from bench.rundir import HTML_REPORT, REPORT, RunDirectory
 from bench.spark_session import shutdown_gateway
 from bench.test_knobs import read_test_knobs
 from bench.workload import PROJECT_ROOT, load_workload
@@ -116,7 +116,8 @@ def main(args: argparse.Namespace) -> int:
     finally:
         shutdown_gateway()
     print(write_report(run))
-    print(f"\nrun directory: {run.path}\nreport: {run.path / REPORT}")
+    print(f"\nrun directory: {run.path}\nreport: {run.path / REPORT}\n"
+          f"report with pictures: {run.path / HTML_REPORT}")
     return 0
 
 

@@ -1,0 +1,212 @@
+"""report.html: the run's tables (the cells render.py prints) and its pictures in one file.
+
+Self-contained so it can be mailed or attached to a CI job: the PNGs are embedded as base64
+data URIs, the CSS is inline, there is no script and no external asset. Every text is escaped.
+The same PNGs are written to ``RUN_DIR/plots/`` for slides and issues.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from bench import plots, render
+from bench.analysis import RunSummary
+from bench.records import Mode, TrialResult
+from bench.rundir import HTML_REPORT, PLOTS
+
+
+@dataclass(frozen=True)
+class Picture:
+    name: str  # file stem in plots/
+    title: str
+    caption: str
+    png: bytes
+
+
+@dataclass(frozen=True)
+class _Drawn:
+    name: str
+    title: str
+    caption: str
+    figure: Figure
+
+
+def _file_stem(*parts: str) -> str:
+    """A profile name may be a path or hold spaces; a file name may not."""
+    return "_".join(re.sub(r"[^A-Za-z0-9.-]+", "-", p).strip("-.") or "x" for p in parts)
+
+
+def draw(summary: RunSummary, trials: Sequence[TrialResult],
+         model_curve: Sequence[tuple[int, float]] | None = None,
+         waterfall_steps: Sequence[tuple[str, float]] | None = None) -> list[_Drawn]:
+    """Every picture of a run, in the order report.html shows them."""
+    drawn = [
+        _Drawn("wall_time", "Grid wall time by number of nodes",
+               "One bar per profile and mode (colour and hatch: measured, replay, model); "
+               "error bars are the standard deviation over repeats.", plots.wall_time(summary)),
+        _Drawn("speedup", "Speedup by number of nodes",
+               "Ideal S = N, the bound this grid allows on those slots, and the measured and "
+               "replayed speedups with their 95 % bootstrap interval where there are repeats"
+               + (", and the model's curve." if model_curve else "."),
+               plots.speedup(summary, model_curve)),
+    ]
+    if waterfall_steps:
+        drawn.append(_Drawn("waterfall", "Where the speedup goes",
+                            "Each stage's speedup and what was lost from the stage before.",
+                            plots.waterfall(waterfall_steps)))
+    if summary.accuracy is not None:
+        source = [t for t in trials if t.profile == summary.accuracy.source
+                  and t.mode is Mode.MEASURED and t.repeat == 0]
+        drawn.append(_Drawn(
+            "test_error", "Test error by learning rate",
+            f"Test split, trials of {summary.accuracy.source} (measured, first repeat); the "
+            "baseline and the configuration best on validation are marked; trials without a "
+            "test error (diverged, failed) are drawn at the top.",
+            plots.error_vs_learning_rate(source, summary.accuracy)))
+    for row in summary.rows:
+        of_row = [t for t in trials if (t.profile, t.mode) == (row.name, row.mode)]
+        if not of_row:
+            continue
+        repeat = max(t.repeat for t in of_row)
+        title = f"{row.name} ({row.mode.value}), repeat {repeat}: trials on their slots"
+        drawn.append(_Drawn(
+            _file_stem("timeline", row.name, row.mode.value), title,
+            "One bar per trial, coloured by phase; grey background is idle slot time; waiting "
+            "is drawn only while the trial's slot was free. Dispatch and receipt are on the "
+            "driver's clock, the phases on the executor's.",
+            plots.timeline([t for t in of_row if t.repeat == repeat], title, row.slots)))
+    return drawn
+
+
+def write_pictures(drawn: Sequence[_Drawn], plots_dir: Path) -> list[Picture]:
+    """Save each picture as ``plots_dir/<name>.png``; PNGs of an earlier report that this one
+    does not draw are removed, so the folder and report.html show the same pictures."""
+    plots_dir.mkdir(exist_ok=True)
+    pictures = [Picture(d.name, d.title, d.caption, plots.save_png(d.figure,
+                                                                   plots_dir / f"{d.name}.png"))
+                for d in drawn]
+    names = {f"{p.name}.png" for p in pictures}
+    for old in plots_dir.glob("*.png"):
+        if old.name not in names:
+            old.unlink()
+    return pictures
+
+
+_CSS = """
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222;
+       max-width: 1180px; margin: 2em auto; padding: 0 1em; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 13px; }
+th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
+th { background: #f4f4f4; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.mode { display: inline-block; padding: 0 6px; border-radius: 3px; color: #fff; }
+.mode-measured { background: #0072B2; } .mode-replay { background: #E69F00; color: #222; }
+.mode-model { background: #999999; }
+figure { margin: 1.5em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { font-size: 13px; color: #555; max-width: 880px; }
+.note { color: #8a4b00; } code { background: #f4f4f4; padding: 0 3px; }
+"""
+
+_NUMBER = re.compile(r"^[−\-+]?[\d.]+( ± [\d.]+)?( … [\d.]+)?( %)?( \[[\d., ]+\])?$|^—$")
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
+           modes: Sequence[Mode] | None = None) -> str:
+    """A table of text cells; with ``modes`` (one per row), the "mode" column is a coloured
+    label, in the pictures' colours."""
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = []
+    for i, row in enumerate(rows):
+        cells = []
+        for j, cell in enumerate(row):
+            if modes is not None and headers[j] == "mode":
+                cells.append(f'<td><span class="mode mode-{_e(modes[i].value)}">{_e(cell)}'
+                             "</span></td>")
+            elif _NUMBER.match(str(cell)):
+                cells.append(f'<td class="num">{_e(cell)}</td>')
+            else:
+                cells.append(f"<td>{_e(cell)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (f"<table><thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(body)
+            + "\n</tbody></table>")
+
+
+def _figure(picture: Picture) -> str:
+    data = base64.b64encode(picture.png).decode("ascii")
+    return (f'<figure id="{_e(picture.name)}"><img src="data:image/png;base64,{data}" '
+            f'alt="{_e(picture.title)}"><figcaption><b>{_e(picture.title)}.</b> '
+            f"{_e(picture.caption)}</figcaption></figure>")
+
+
+def to_html(summary: RunSummary, pictures: Sequence[Picture]) -> str:
+    """The whole report as one HTML document."""
+    by_name = {p.name: p for p in pictures}
+    modes = [r.mode for r in summary.rows]
+
+    title = f"{summary.workload}: grid '{summary.grid}'"
+    out = [
+        "<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{_e(title)} ({_e(summary.run_id)})</title><style>{_CSS}</style></head><body>",
+        f"<h1>{_e(title)}</h1>",
+        f"<p>Run <code>{_e(summary.run_id)}</code>; speedups against "
+        f"<code>{_e(summary.reference or render.DASH)}</code> (1 node, measured). Every row says "
+        "where its figures come from: <b>measured</b> (real trials), <b>replay</b> (the real "
+        "cluster of that size running surrogate trials that sleep for the 1-node durations), "
+        "<b>model</b> (a simulation from measured durations and overheads).</p>",
+        _table(render.HEADERS, render.table_rows(summary), modes),
+    ]
+    if lines := render.comparisons(summary):
+        out.append("<ul>" + "".join(f"<li>{_e(line)}</li>" for line in lines) + "</ul>")
+    if line := render.replay_errors(summary):
+        out.append(f"<p>{_e(line[0].upper() + line[1:])}</p>")
+    out += [_figure(by_name[n]) for n in ("wall_time", "speedup", "waterfall") if n in by_name]
+    if (acc := summary.accuracy) is not None:
+        out += ["<h2>Accuracy</h2>",
+                "<p>The best configuration is chosen on the validation split; test errors are on "
+                f"the test split (trials of <code>{_e(acc.source)}</code>).</p>",
+                _table(render.ACCURACY_HEADERS, render.accuracy_rows(acc))]
+        if acc.mismatches:
+            out += ["<h3>Metric mismatches</h3>",
+                    _table(render.MISMATCH_HEADERS, render.mismatch_rows(acc))]
+        if "test_error" in by_name:
+            out.append(_figure(by_name["test_error"]))
+    timelines = [p for p in pictures if p.name.startswith("timeline")]
+    if timelines:
+        out += ["<h2>Timelines</h2>", *(_figure(p) for p in timelines)]
+    out += ["<h2>Phases (mean seconds per trial)</h2>",
+            _table(["profile", "mode", *render.phase_names(summary)],
+                   render.phase_rows(summary), modes)]
+    if summary.notes:
+        out += ["<h2>Notes</h2>",
+                "<ul>" + "".join(f'<li class="note">{_e(n)}</li>' for n in summary.notes)
+                + "</ul>"]
+    out += ["<h2>Environment</h2>",
+            _table(["", ""], sorted((k, str(v)) for k, v in summary.environment.items())),
+            "</body></html>", ""]
+    return "\n".join(out)
+
+
+def write_html_report(run_path: Path, summary: RunSummary, trials: Sequence[TrialResult],
+                      model_curve: Sequence[tuple[int, float]] | None = None,
+                      waterfall_steps: Sequence[tuple[str, float]] | None = None) -> Path:
+    """Draw the pictures into ``run_path/plots/`` and write ``run_path/report.html``."""
+    pictures = write_pictures(draw(summary, trials, model_curve, waterfall_steps),
+                              run_path / PLOTS)
+    path = run_path / HTML_REPORT
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(to_html(summary, pictures), encoding="utf-8")
+    tmp.replace(path)  # a reader never sees half a report
+    return path

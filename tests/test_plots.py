@@ -1,0 +1,290 @@
+"""The pictures and report.html of hand-made runs: the files, and each figure's data read back
+from the matplotlib Figure (not its pixels)."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import math
+import re
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from made_runs import (
+    GRID_COLLECT_S,
+    GRID_T0,
+    GRID_TRIALS,
+    GRID_WAIT_S,
+    write_grid_run,
+    write_run,
+)
+
+from bench import html_report, plots
+from bench.analysis import RunSummary, summarize_run
+from bench.commands.report import write_report
+from bench.records import Mode, TrialResult, TrialStatus
+from bench.rundir import RunDirectory
+
+
+def load(path: Path) -> tuple[RunSummary, list[TrialResult]]:
+    run = RunDirectory.open(path)
+    trials = run.trials()
+    return summarize_run(run.meta(), trials, run.profile_runs()), trials
+
+
+@pytest.fixture
+def grid_run(tmp_path: Path) -> Path:
+    return write_grid_run(tmp_path / "runs")
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def by_gid(ax, prefix: str) -> dict[str, object]:
+    return {a.get_gid(): a for a in [*ax.patches, *ax.lines, *ax.collections]
+            if (a.get_gid() or "").startswith(prefix)}
+
+
+def timeline_names(summary: RunSummary) -> list[str]:
+    return [f"timeline_{r.name}_{r.mode.value}" for r in summary.rows]
+
+
+def test_report_writes_every_picture_and_a_self_contained_html(grid_run: Path):
+    table = write_report(RunDirectory.open(grid_run))
+    assert "13-node" in table
+    summary, _ = load(grid_run)
+    names = ["wall_time", "speedup", "test_error", *timeline_names(summary)]
+    assert sorted(p.stem for p in (grid_run / "plots").iterdir()) == sorted(names)
+    page = (grid_run / "report.html").read_text()
+    images = dict(re.findall(r'<figure id="([^"]+)"><img src="data:image/png;base64,([^"]+)"',
+                             page))
+    assert sorted(images) == sorted(names)
+    for name in names:
+        data = (grid_run / "plots" / f"{name}.png").read_bytes()
+        assert base64.b64decode(images[name]) == data  # the file and the page show one picture
+        width, height = png_size(data)
+        assert 600 <= width <= 2000 and 200 <= height <= 2000, (name, width, height)
+    # Nothing outside the file: no script, stylesheet, or image fetched from elsewhere.
+    assert "<script" not in page and "http" not in page
+    assert re.findall(r'src="(?!data:image/png;base64,)', page) == []
+    for text in ("local", "2-node", "13-node", "measured", "replay",
+                 "20.00 %", "4.00 %", "80.0 %",  # baseline, best, relative error reduction
+                 "learning_rate=1, neurons=64, momentum=0"):
+        assert text in page, text
+    # each row's mode labelled, in the main and the phases table
+    assert page.count('class="mode mode-replay"') == 2 * 2
+    assert page.count('class="mode mode-measured"') == 2 * 2
+
+
+def test_bench_report_prints_where_report_html_is(grid_run: Path, capsys):
+    from bench.cli import main
+
+    assert main(["report", str(grid_run)]) == 0
+    out = capsys.readouterr().out
+    assert f"report with pictures: {grid_run.resolve() / 'report.html'}" in out
+
+
+def test_a_plotting_bug_keeps_its_traceback_after_the_text_reports(grid_run: Path,
+                                                                    monkeypatch):
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug in a picture")
+
+    monkeypatch.setattr(plots, "speedup", broken)
+    with pytest.raises(ZeroDivisionError, match="a bug in a picture"):
+        write_report(RunDirectory.open(grid_run))
+    assert (grid_run / "summary.json").is_file() and (grid_run / "report.md").is_file()
+
+
+def test_wall_time_bars_are_the_mean_wall_times_with_sd_error_bars(grid_run: Path):
+    summary, _ = load(grid_run)
+    ax = plots.wall_time(summary).axes[0]
+    bars = by_gid(ax, "row:")
+    assert set(bars) == {f"row:{r.name}:{r.mode.value}" for r in summary.rows}
+    for r in summary.rows:
+        bar = bars[f"row:{r.name}:{r.mode.value}"]
+        assert bar.get_height() == pytest.approx(r.wall.mean)
+        assert r.wall.sd > 0
+    # one error bar per bar, from mean - sd to mean + sd
+    spans = sorted((seg[0][1], seg[1][1]) for c in ax.containers if hasattr(c, "errorbar")
+                   for seg in c.errorbar.lines[2][0].get_segments())
+    assert np.array(spans) == pytest.approx(np.array(sorted(
+        (r.wall.mean - r.wall.sd, r.wall.mean + r.wall.sd) for r in summary.rows)))
+    # the mode is in the legend and in the bar's colour
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["measured", "replay"]
+    replay = bars["row:13-node:replay"]
+    assert replay.get_hatch() == plots.MODE_STYLE[Mode.REPLAY]["hatch"]
+    assert bars["row:local:measured"].get_facecolor() != replay.get_facecolor()
+
+
+def test_speedup_points_bound_and_model_curve(grid_run: Path):
+    summary, _ = load(grid_run)
+    ax = plots.speedup(summary).axes[0]
+    lines = by_gid(ax, "")
+    assert "model" not in lines
+    measured = [r for r in summary.rows if r.mode is Mode.MEASURED]
+    assert [y for _, y in lines["measured"].get_xydata()] == \
+        pytest.approx([r.speedup for r in measured])
+    # beside the measured point at its node count, not on it
+    assert [x for x, _ in lines["replay"].get_xydata()] == pytest.approx([2, 13], rel=0.1)
+    bound = {(r.nodes, r.bound_speedup) for r in summary.rows}
+    assert np.array(sorted(map(tuple, lines["bound"].get_xydata()))) == \
+        pytest.approx(np.array(sorted(bound)))
+    assert lines["ideal"].get_xydata().tolist() == [[1, 1], [13, 13]]
+    # 95 % intervals: every row has three repeats
+    assert all(r.speedup_interval for r in summary.rows)
+
+    curve = [(1, 1.0), (2, 1.8), (13, 7.0)]
+    ax = plots.speedup(summary, model_curve=curve).axes[0]
+    model = by_gid(ax, "model")["model"]
+    assert model.get_xydata().tolist() == [list(p) for p in curve]
+    assert "model" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_test_error_has_a_line_per_neuron_count_and_marks_what_has_no_metrics(grid_run: Path):
+    summary, trials = load(grid_run)
+    source = [t for t in trials if (t.profile, t.mode, t.repeat) == ("local", Mode.MEASURED, 0)]
+    ax = plots.error_vs_learning_rate(source, summary.accuracy).axes[0]
+    series = by_gid(ax, "series:")
+    assert list(series) == ["series:neurons=32", "series:neurons=64"]
+    for neurons in (32, 64):
+        expected = sorted((lr, math.nan if e is None else e * 100)
+                          for (lr, n), (_, e, _) in GRID_TRIALS.items() if n == neurons)
+        got = series[f"series:neurons={neurons}"].get_xydata()
+        assert got == pytest.approx(np.array(expected), nan_ok=True)
+    assert ax.get_xscale() == "log"
+    top = by_gid(ax, "no-metrics:")
+    assert set(top) == {"no-metrics:diverged", "no-metrics:failed"}
+    assert top["no-metrics:diverged"].get_offsets().tolist()[0][0] == 10.0
+    assert ax.get_xlim()[0] < 0.01 and ax.get_xlim()[1] > 10.0  # and inside the picture
+    marks = by_gid(ax, "b")
+    assert marks["baseline"].get_xydata().tolist() == [[0.01, pytest.approx(20.0)]]
+    assert marks["best"].get_xydata().tolist() == [[1.0, pytest.approx(4.0)]]
+
+
+def test_test_error_of_a_grid_with_one_axis_is_one_line(tmp_path: Path):
+    summary, trials = load(write_run(tmp_path, repeats=1))
+    source = [t for t in trials if t.profile == "local"]
+    ax = plots.error_vs_learning_rate(source, summary.accuracy).axes[0]
+    assert list(by_gid(ax, "series:")) == ["series:all trials"]
+    assert ax.get_xlabel() == "learning_rate"
+    assert list(by_gid(ax, "no-metrics:")) == ["no-metrics:diverged"]
+
+
+def test_test_error_without_a_learning_rate_axis_puts_the_neurons_on_x():
+    trials = [TrialResult("local", Mode.MEASURED, 0, f"n{n}", i, {"learning_rate": 0.1,
+                          "neurons": n, "act": a}, i == 0, TrialStatus.OK, test_error=e)
+              for i, (n, a, e) in enumerate([(32, "relu", 0.3), (64, "relu", 0.2),
+                                             (32, "tanh", 0.25), (64, "tanh", 0.15)])]
+    ax = plots.error_vs_learning_rate(trials, None).axes[0]
+    assert ax.get_xlabel() == "neurons"
+    series = by_gid(ax, "series:")
+    assert series["series:act=relu"].get_xydata() == pytest.approx(np.array([[32, 30], [64, 20]]))
+    assert len(series) == 2
+
+
+def test_timeline_has_one_bar_per_trial_on_its_slot(grid_run: Path):
+    summary, trials = load(grid_run)
+    of_row = [t for t in trials if (t.profile, t.mode, t.repeat) == ("2-node", Mode.MEASURED, 2)]
+    ax = plots.timeline(of_row, "2-node").axes[0]
+    tasks = by_gid(ax, "trial:")
+    bars = {gid.split(":")[1]: p for gid, p in tasks.items() if gid.endswith(":task")}
+    assert sorted(bars) == sorted(t.trial_id for t in of_row)  # each trial once
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["executor 0 @ h0", "executor 1 @ h1"]
+    for t in of_row:
+        bar = bars[t.trial_id]
+        assert bar.get_x() == pytest.approx(t.started_at - GRID_T0)
+        assert bar.get_width() == pytest.approx(t.task_seconds)
+        assert bar.get_y() + bar.get_height() / 2 == int(t.executor_id)
+        # the slot was free GRID_WAIT_S before the trial started, and only that is drawn
+        assert tasks[f"trial:{t.trial_id}:waiting"].get_width() == pytest.approx(GRID_WAIT_S)
+        assert tasks[f"trial:{t.trial_id}:collect"].get_width() == pytest.approx(GRID_COLLECT_S)
+        inside = sum(tasks[f"trial:{t.trial_id}:{p}"].get_width()
+                     for p in ("fetch", "build", "train", "evaluate", "cleanup"))
+        assert inside == pytest.approx(t.task_seconds)
+    assert len(by_gid(ax, "idle:")) == 2
+    assert [t.get_text() for t in fig_legend(ax)] == [
+        "waiting", "fetch", "build", "train", "evaluate", "cleanup", "collect", "idle"]
+
+
+def fig_legend(ax):
+    return ax.figure.legends[0].get_texts()
+
+
+def test_timeline_gives_an_executor_running_two_trials_at_once_two_lanes():
+    def at(trial_id: str, start: float, end: float) -> TrialResult:
+        return TrialResult("p", Mode.MEASURED, 0, trial_id, 0, {}, False, TrialStatus.OK,
+                           dispatched_at=0.0, started_at=start, ended_at=end, received_at=end,
+                           phases={"train": end - start}, executor_id="0", host="h")
+
+    ax = plots.timeline([at("a", 0, 4), at("b", 0, 2), at("c", 2, 4)], "two per node").axes[0]
+    lanes = {gid.split(":")[1]: p.get_y() + p.get_height() / 2
+             for gid, p in by_gid(ax, "trial:").items() if gid.endswith(":task")}
+    assert lanes == {"a": 0, "b": 1, "c": 1}
+    assert len(ax.get_yticks()) == 2
+
+
+def test_timeline_shows_the_slots_that_ran_no_trial(grid_run: Path):
+    _, trials = load(grid_run)
+    of_row = [t for t in trials if (t.profile, t.mode, t.repeat) == ("13-node", Mode.REPLAY, 0)]
+    ax = plots.timeline(of_row, "13-node", slots=13).axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert len(labels) == 13 and len(by_gid(ax, "idle:")) == 13
+    assert labels.count("slot without a trial") == 13 - len(GRID_TRIALS)
+
+
+def test_waterfall_steps():
+    steps = [("ideal", 13.0), ("bound", 9.9), ("replay", 6.9), ("measured", 7.2)]
+    ax = plots.waterfall(steps).axes[0]
+    bars = by_gid(ax, "step:")
+    spans = [(bars[f"step:{s}"].get_y(), bars[f"step:{s}"].get_y()
+              + bars[f"step:{s}"].get_height()) for s, _ in steps]
+    assert np.array(spans) == pytest.approx(np.array([(0, 13.0), (9.9, 13.0), (6.9, 9.9),
+                                                      (6.9, 7.2)]))
+    assert [t.get_text() for t in ax.get_xticklabels()] == [s for s, _ in steps]
+    with pytest.raises(ValueError):
+        plots.waterfall([])
+
+
+def test_waterfall_is_in_the_report_when_given_and_gone_when_not(grid_run: Path):
+    summary, trials = load(grid_run)
+    html_report.write_html_report(grid_run, summary, trials,
+                                  waterfall_steps=[("ideal", 13.0), ("bound", 9.9)])
+    assert (grid_run / "plots" / "waterfall.png").is_file()
+    assert 'id="waterfall"' in (grid_run / "report.html").read_text()
+    html_report.write_html_report(grid_run, summary, trials)
+    assert not (grid_run / "plots" / "waterfall.png").exists()
+    assert 'id="waterfall"' not in (grid_run / "report.html").read_text()
+
+
+def test_html_escapes_every_text(grid_run: Path):
+    summary, _ = load(grid_run)
+    summary = dataclasses.replace(summary, notes=["<script>alert('x')</script> & co"],
+                                  workload="<b>w</b>")
+    page = html_report.to_html(summary, [])
+    assert "<script>" not in page and "<b>w</b>" not in page
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; co" in page
+    assert "&lt;b&gt;w&lt;/b&gt;" in page
+
+
+def test_a_run_with_no_finished_profile_still_gets_its_pictures(grid_run: Path):
+    (grid_run / "profiles.jsonl").unlink()  # killed before any grid finished
+    write_report(RunDirectory.open(grid_run))
+    assert sorted(p.name for p in (grid_run / "plots").iterdir()) == \
+        ["speedup.png", "wall_time.png"]
+    summary, trials = load(grid_run)
+    assert plots.wall_time(summary).axes[0].texts[0].get_text() == "no profile finished a grid"
+    assert plots.timeline([], "nothing").axes[0].texts[0].get_text() == \
+        "no trial reported its start and end"
+
+
+
+def test_save_png_writes_the_png_it_returns(grid_run: Path, tmp_path: Path):
+    summary, _ = load(grid_run)
+    data = plots.save_png(plots.wall_time(summary), tmp_path / "w.png")
+    assert (tmp_path / "w.png").read_bytes() == data
+    assert png_size(data) == (8 * plots.DPI, round(4.5 * plots.DPI))
