@@ -21,6 +21,7 @@ from bench import plots, render
 from bench.analysis import RunSummary
 from bench.records import Mode, TrialResult
 from bench.rundir import HTML_REPORT, PLOTS
+from bench.scaling_model import Waterfall
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,18 @@ def _file_stem(*parts: str) -> str:
     return "_".join(re.sub(r"[^A-Za-z0-9.-]+", "-", p).strip("-.") or "x" for p in parts)
 
 
-def draw(summary: RunSummary, trials: Sequence[TrialResult],
-         model_curve: Sequence[tuple[int, float]] | None = None,
-         waterfall_steps: Sequence[tuple[str, float]] | None = None) -> list[_Drawn]:
+def _waterfall_caption(w: Waterfall) -> str:
+    lost = "; ".join(f"{s.stage} {s.speedup:.2f}: lost to {s.lost_to}" for s in w.steps[1:])
+    text = f"Ideal {w.steps[0].speedup:.0f}x on {w.nodes} nodes" + (f"; {lost}" if lost else "")
+    text += "".join(f"; {skipped}" for skipped in w.skipped)
+    if w.stragglers:
+        text += f". The last wave was held by {', '.join(w.stragglers)}"
+    return text + "."
+
+
+def draw(summary: RunSummary, trials: Sequence[TrialResult]) -> list[_Drawn]:
     """Every picture of a run, in the order report.html shows them."""
+    model_curve = [(p.nodes, p.speedup) for p in summary.model] or None
     drawn = [
         _Drawn("wall_time", "Grid wall time by number of nodes",
                "One bar per profile and mode (colour and hatch: measured, replay, model); "
@@ -55,13 +64,17 @@ def draw(summary: RunSummary, trials: Sequence[TrialResult],
         _Drawn("speedup", "Speedup by number of nodes",
                "Ideal S = N, the bound this grid allows on those slots, and the measured and "
                "replayed speedups with their 95 % bootstrap interval where there are repeats"
-               + (", and the model's curve." if model_curve else "."),
+               + (", and the model's curve (mode model: simulated from the 1-node run)."
+                  if model_curve else "."),
                plots.speedup(summary, model_curve)),
     ]
-    if waterfall_steps:
-        drawn.append(_Drawn("waterfall", "Where the speedup goes",
-                            "Each stage's speedup and what was lost from the stage before.",
-                            plots.waterfall(waterfall_steps)))
+    for w in summary.waterfalls:
+        if len(w.steps) < 2:
+            continue
+        drawn.append(_Drawn(_file_stem("waterfall", w.name),
+                            f"Where the {w.name} speedup goes", _waterfall_caption(w),
+                            plots.waterfall([(s.stage, s.speedup) for s in w.steps],
+                                            title=f"Where the {w.name} speedup goes")))
     if summary.accuracy is not None:
         source = [t for t in trials if t.profile == summary.accuracy.source
                   and t.mode is Mode.MEASURED and t.repeat == 0]
@@ -172,7 +185,13 @@ def to_html(summary: RunSummary, pictures: Sequence[Picture]) -> str:
         out.append("<ul>" + "".join(f"<li>{_e(line)}</li>" for line in lines) + "</ul>")
     if line := render.replay_errors(summary):
         out.append(f"<p>{_e(line[0].upper() + line[1:])}</p>")
-    out += [_figure(by_name[n]) for n in ("wall_time", "speedup", "waterfall") if n in by_name]
+    out += [_figure(by_name[n]) for n in ("wall_time", "speedup") if n in by_name]
+    if summary.model:
+        out += ["<h2>Model</h2>", f"<p>{_e(render.MODEL_INTRO)}</p>",
+                _table(*render.model_table(summary)),
+                "<ul>" + "".join(f"<li>{_e(line)}</li>" for line in render.model_lines(summary))
+                + "</ul>"]
+    out += [_figure(p) for p in pictures if p.name.startswith("waterfall")]
     if (acc := summary.accuracy) is not None:
         out += ["<h2>Accuracy</h2>",
                 "<p>The best configuration is chosen on the validation split; test errors are on "
@@ -199,12 +218,10 @@ def to_html(summary: RunSummary, pictures: Sequence[Picture]) -> str:
     return "\n".join(out)
 
 
-def write_html_report(run_path: Path, summary: RunSummary, trials: Sequence[TrialResult],
-                      model_curve: Sequence[tuple[int, float]] | None = None,
-                      waterfall_steps: Sequence[tuple[str, float]] | None = None) -> Path:
+def write_html_report(run_path: Path, summary: RunSummary,
+                      trials: Sequence[TrialResult]) -> Path:
     """Draw the pictures into ``run_path/plots/`` and write ``run_path/report.html``."""
-    pictures = write_pictures(draw(summary, trials, model_curve, waterfall_steps),
-                              run_path / PLOTS)
+    pictures = write_pictures(draw(summary, trials), run_path / PLOTS)
     path = run_path / HTML_REPORT
     tmp = path.with_suffix(".html.tmp")
     tmp.write_text(to_html(summary, pictures), encoding="utf-8")

@@ -401,7 +401,7 @@ def _executor_order(item: tuple[tuple[str, str], Any]) -> tuple:
     return (int(executor), "", host) if executor.isdigit() else (math.inf, executor, host)
 
 
-def waterfall(steps: Sequence[tuple[str, float]]) -> Figure:
+def waterfall(steps: Sequence[tuple[str, float]], title: str = "Where the speedup goes") -> Figure:
     """Where the speedup goes, stage by stage: e.g. ideal 13 -> bound 9.9 -> replay 6.9 ->
     measured. The first stage is a full bar, each next one a step from the previous level to
     its own, red where speedup is lost."""
@@ -428,7 +428,7 @@ def waterfall(steps: Sequence[tuple[str, float]]) -> Figure:
     ax.set_xticks(range(len(steps)), [s for s, _ in steps])
     ax.set_ylim(0, max(v for _, v in steps) * 1.15)
     ax.set_ylabel("speedup")
-    ax.set_title("Where the speedup goes")
+    ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
     return fig

@@ -109,14 +109,19 @@ MODEL_INTRO = ("Model (mode model, not measured: the 1-node compute times and ov
                "simulated on N nodes, one trial per free slot in grid order):")
 
 
-def _model_table(summary: RunSummary, tablefmt: str) -> str:
+def model_table(summary: RunSummary) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows of the model's predictions at SHOWN_NODES."""
     shown = [p for p in summary.model if p.nodes in SHOWN_NODES]
-    return tabulate([
+    return (["nodes (model)", *(str(p.nodes) for p in shown)], [
         ["wall s", *(f"{p.wall_s:.2f}" for p in shown)],
         ["speedup", *(f"{p.speedup:.2f}" for p in shown)],
         ["speedup, longest first", *(f"{p.longest_first_speedup:.2f}" for p in shown)],
-    ], headers=["nodes (model)", *(str(p.nodes) for p in shown)], tablefmt=tablefmt,
-        disable_numparse=True)
+    ])
+
+
+def _model_table(summary: RunSummary, tablefmt: str) -> str:
+    headers, rows = model_table(summary)
+    return tabulate(rows, headers=headers, tablefmt=tablefmt, disable_numparse=True)
 
 
 def _model_errors(summary: RunSummary) -> str:

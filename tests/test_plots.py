@@ -58,7 +58,8 @@ def test_report_writes_every_picture_and_a_self_contained_html(grid_run: Path):
     table = write_report(RunDirectory.open(grid_run))
     assert "13-node" in table
     summary, _ = load(grid_run)
-    names = ["wall_time", "speedup", "test_error", *timeline_names(summary)]
+    names = ["wall_time", "speedup", "waterfall_2-node", "waterfall_13-node", "test_error",
+             *timeline_names(summary)]
     assert sorted(p.stem for p in (grid_run / "plots").iterdir()) == sorted(names)
     page = (grid_run / "report.html").read_text()
     images = dict(re.findall(r'<figure id="([^"]+)"><img src="data:image/png;base64,([^"]+)"',
@@ -250,15 +251,19 @@ def test_waterfall_steps():
         plots.waterfall([])
 
 
-def test_waterfall_is_in_the_report_when_given_and_gone_when_not(grid_run: Path):
+def test_each_waterfall_of_the_summary_is_drawn_and_an_old_one_removed(grid_run: Path):
     summary, trials = load(grid_run)
-    html_report.write_html_report(grid_run, summary, trials,
-                                  waterfall_steps=[("ideal", 13.0), ("bound", 9.9)])
-    assert (grid_run / "plots" / "waterfall.png").is_file()
-    assert 'id="waterfall"' in (grid_run / "report.html").read_text()
+    multi_node = [w.name for w in summary.waterfalls if len(w.steps) > 1]
+    assert multi_node, "the made run has multi-node profiles"
     html_report.write_html_report(grid_run, summary, trials)
-    assert not (grid_run / "plots" / "waterfall.png").exists()
-    assert 'id="waterfall"' not in (grid_run / "report.html").read_text()
+    page = (grid_run / "report.html").read_text()
+    for name in multi_node:
+        assert (grid_run / "plots" / f"waterfall_{name}.png").is_file()
+        assert f'id="waterfall_{name}"' in page
+    assert "<h2>Model</h2>" in page and "model error" in page
+    html_report.write_html_report(grid_run, dataclasses.replace(summary, waterfalls=[]), trials)
+    assert not list((grid_run / "plots").glob("waterfall*.png"))
+    assert 'id="waterfall' not in (grid_run / "report.html").read_text()
 
 
 def test_html_escapes_every_text(grid_run: Path):
