@@ -177,7 +177,9 @@ def speedup(summary: RunSummary,
                           for r in rows] + [s for _, s in model_curve or []])
     ax.set_xlim(0.6, most * 1.5)  # room for the labels left of 1 and right of the last
     ax.set_ylim(lowest * 0.8, most * 1.35)
-    ticks = sorted({r.nodes for r in summary.rows} | {n for n, _ in model_curve or []})
+    # Every node count run, and powers of two where the model alone goes (1 ... 64 would crowd).
+    ticks = sorted({r.nodes for r in summary.rows}
+                   | {n for n, _ in model_curve or [] if n & (n - 1) == 0})
     ax.set_xticks(ticks, [str(n) for n in ticks])
     ax.set_xticks([], minor=True)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))

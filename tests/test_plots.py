@@ -144,6 +144,10 @@ def test_speedup_points_bound_and_model_curve(grid_run: Path):
     model = by_gid(ax, "model")["model"]
     assert model.get_xydata().tolist() == [list(p) for p in curve]
     assert "model" in [t.get_text() for t in ax.get_legend().get_texts()]
+    # the model's 1 ... 64 labels only the node counts run and the powers of two
+    ax = plots.speedup(summary, model_curve=[(n, n / 2) for n in range(1, 65)]).axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == \
+        ["1", "2", "4", "8", "13", "16", "32", "64"]
 
 
 def test_test_error_has_a_line_per_neuron_count_and_marks_what_has_no_metrics(grid_run: Path):
