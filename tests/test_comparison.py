@@ -101,6 +101,16 @@ def test_overhead_per_trial_is_judged_in_seconds(tmp_path):
     assert ("2-node (measured)", "overhead_per_trial_s") in flagged(tight)
 
 
+def test_one_repeat_judges_a_replayed_overhead_but_not_a_measured_one(tmp_path):
+    # +0.6 s on every multi-node wall, one repeat a side: +0.4 s per trial, beyond 0.25 s
+    shifted = {k: [w + 0.6 * (k[2] > 1) for w in v] for k, v in WALLS.items()}
+    v = verdicts(comparison(tmp_path, a={"repeats": 1}, b={"walls": shifted, "repeats": 1}))
+    # a measured row's overhead is its trials' contention: noise of the host without repeats
+    assert v[("2-node (measured)", "overhead_per_trial_s")] is Verdict.INCONCLUSIVE
+    # a replayed row's trials sleep: its overhead is the runner's own, one repeat says it
+    assert v[("2-node (replay)", "overhead_per_trial_s")] is Verdict.WORSE
+
+
 @pytest.mark.parametrize("test_b", [0.25, 0.15])
 def test_any_change_of_a_test_error_fails_the_gate_better_or_worse(tmp_path, test_b):
     c = comparison(tmp_path, b={"test_b": test_b})
