@@ -71,7 +71,8 @@ def test_run_end_to_end_on_one_and_two_nodes(tmp_path, tiny_workload, no_leaks):
     # the pictures: one timeline per profile and mode, and report.html says where it is
     assert f"report with pictures: {run / 'report.html'}" in done.stdout
     assert sorted(p.name for p in (run / "plots").iterdir()) == sorted(
-        ["wall_time.png", "speedup.png", "test_error.png", "timeline_local_measured.png",
+        ["wall_time.png", "speedup.png", "waterfall_2-node.png", "test_error.png",
+         "timeline_local_measured.png",
          "timeline_2-node_measured.png", "timeline_2-node_replay.png"])
     meta = json.loads((run / "run.json").read_text())
     assert meta["environment"]["spark"].startswith("4.")
