@@ -56,6 +56,10 @@ class Row:
     lost_attempts: list[dict[str, Any]] = field(default_factory=list)
     lost_executors: list[dict[str, Any]] = field(default_factory=list)  # {"repeat", "executor_id"}
     stragglers: list[str] = field(default_factory=list)  # held the latest repeat's last wave
+    # The machine probe (bench.machine_probe) beside each wall sample: a measured row's own; a
+    # replayed row's is its reference's mean, since it replays that run's durations. Empty when
+    # a repeat has none (a run made before the probe, or a probe that failed).
+    probe_samples_s: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,7 @@ def summarize_run(
     if reference is None:
         notes.append("no 1-node measured profile finished: speedups need one")
     ref_walls = [r.wall_s for r in _timed(runs_by_row[reference])] if reference else []
+    ref_probes = [r.probe_s for r in _timed(runs_by_row[reference])] if reference else []
     durations = _reference_durations(trials_by_row[reference]) if reference else []
 
     rows = []
@@ -173,6 +178,7 @@ def summarize_run(
             lost_executors=[{"repeat": r.repeat, "executor_id": e}
                             for r in runs for e in r.lost_executors],
             stragglers=[t.trial_id for t in scaling_model.stragglers(latest, first.slots)],
+            probe_samples_s=_probes(key[1], [r.probe_s for r in timed], ref_probes),
         ))
     rows = _with_replay_errors(rows)
     rows.sort(key=lambda r: (r.nodes, r.name, _MODE_ORDER[r.mode]))
@@ -233,6 +239,15 @@ def _compute_in_grid_order(trials: list[TrialResult]) -> list[float]:
     for t in trials:
         by_index[t.index].append(sum(t.phases.get(p, 0.0) for p in COMPUTE_PHASES))
     return [statistics.fmean(by_index[i]) for i in sorted(by_index)]
+
+
+def _probes(mode: Mode, own: list[float | None], reference: list[float | None]) -> list[float]:
+    """One probe per wall sample (see Row.probe_samples_s)."""
+    if mode is Mode.MEASURED:
+        return own if own and None not in own else []  # type: ignore[return-value]
+    if not reference or None in reference:
+        return []
+    return [statistics.fmean(reference)] * len(own)  # type: ignore[arg-type]
 
 
 def _timed(runs: list[ProfileRun]) -> list[ProfileRun]:

@@ -6,7 +6,12 @@ A figure knows which way is better and how far it can be trusted on a noisy shar
 - within-run: a ratio of figures measured in the same run (speedup, efficiency vs bound, overhead
   per trial): machine noise hits both sides, so one repeat says something;
 - absolute: a wall time; it moves 10-50 % with the load of a shared machine, so it gets a verdict
-  only from enough repeats, by a bootstrap interval of the ratio of means.
+  only from enough repeats, by a bootstrap interval of the ratio of means, against a threshold
+  above the drift that A/A runs showed (``Thresholds.wall_time``);
+- at equal machine speed: a measured time divided by the machine probe of the same repeat
+  (``bench.machine_probe``), which takes most of the drift out. The gate's tight thresholds
+  apply to these. A measured multi-node row's speedup and efficiency vs bound compare two
+  profiles run minutes apart, so they too are judged at equal machine speed, with the repeats.
 
 Verdicts: improved, worse, same (within the figure's threshold), inconclusive (beyond the
 threshold but not significant, or too few repeats to test), not comparable (different workload,
@@ -15,6 +20,7 @@ grid or profile definition).
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -61,6 +67,17 @@ SPEEDUP = Figure("speedup", "speedup", True, Kind.WITHIN_RUN, "speedup", unit="x
 EFFICIENCY = Figure("efficiency", "efficiency", True, Kind.WITHIN_RUN, "speedup", gated=False)
 VS_BOUND = Figure("efficiency_vs_bound", "efficiency vs bound", True, Kind.WITHIN_RUN,
                   "efficiency_vs_bound")
+MACHINE = Figure("probe_s", "machine probe", False, Kind.ABSOLUTE, "wall_time", gated=False,
+                 unit="s")
+NORM_WALL = Figure("wall_probes", "grid wall time at equal machine speed", False,
+                   Kind.WITHIN_RUN, "normalized_time", unit="probes")
+NORM_TRIAL = Figure("trial_probes", "trial compute time at equal machine speed", False,
+                    Kind.WITHIN_RUN, "normalized_time", unit="probes")
+NORM_SPEEDUP = Figure("speedup_equal_speed", "speedup at equal machine speed", True,
+                      Kind.WITHIN_RUN, "speedup", unit="x")
+NORM_VS_BOUND = Figure("efficiency_vs_bound_equal_speed",
+                       "efficiency vs bound at equal machine speed", True, Kind.WITHIN_RUN,
+                       "efficiency_vs_bound")
 OVERHEAD = Figure("overhead_per_trial_s", "overhead per trial", False, Kind.WITHIN_RUN,
                   "overhead_per_trial_s", absolute_threshold=True, unit="s")
 TRIALS_OK = Figure("trials_ok", "trials ok", True, Kind.EXACT)
@@ -171,6 +188,28 @@ def _not_comparable(scope: str, figure: Figure, a: Any, b: Any, why: str) -> Fig
     return FigureComparison(scope, figure, a, b, None, None, Verdict.NOT_COMPARABLE, why, False)
 
 
+def _in_probes(row: dict | None) -> list[float]:
+    """A row's wall samples divided by the machine probe of the same repeat (Row.probe_samples_s);
+    empty when a repeat has no probe."""
+    if row is None:
+        return []
+    walls, probes = row.get("wall_samples_s") or [], row.get("probe_samples_s") or []
+    if len(walls) != len(probes) or not walls or not all(probes):
+        return []
+    return [w / p for w, p in zip(walls, probes, strict=True)]
+
+
+def _mean(values: Sequence[float]) -> float:
+    return float(np.mean(values))
+
+
+def _shown_only(fc: FigureComparison, gated_by: Figure) -> FigureComparison:
+    """A figure the gate judges at equal machine speed instead: shown, with its verdict, not
+    gated."""
+    return dataclasses.replace(fc, gated=False,
+                               why=f"{fc.why}; gated as '{gated_by.label}'")
+
+
 def _profile_figures(scope: str, pa: dict, pb: dict, ref_a: dict | None, ref_b: dict | None,
                      limits: Thresholds) -> list[FigureComparison]:
     walls_a, walls_b = pa["wall_samples_s"], pb["wall_samples_s"]
@@ -178,6 +217,15 @@ def _profile_figures(scope: str, pa: dict, pb: dict, ref_a: dict | None, ref_b: 
     out = [_judge(scope, WALL, pa["wall_s"], pb["wall_s"], limits,
                   _interval([walls_a], [walls_b], lambda m: m[0]) if enough else None,
                   repeats_ok=enough)]
+    # At equal machine speed: each repeat's wall time in units of its machine probe.
+    norm_a, norm_b = _in_probes(pa), _in_probes(pb)
+    probed = bool(norm_a and norm_b)
+    if probed:
+        out.append(_judge(scope, MACHINE, _mean(pa["probe_samples_s"]),
+                          _mean(pb["probe_samples_s"]), limits, None, repeats_ok=enough))
+        out.append(_judge(scope, NORM_WALL, _mean(norm_a), _mean(norm_b), limits,
+                          _interval([norm_a], [norm_b], lambda m: m[0]) if enough else None,
+                          repeats_ok=enough))
 
     common = sorted(set(pa.get("trial_compute_s") or {}) & set(pb.get("trial_compute_s") or {}))
     if common:
@@ -186,32 +234,64 @@ def _profile_figures(scope: str, pa: dict, pb: dict, ref_a: dict | None, ref_b: 
         # Paired by configuration; still an absolute time, so it too needs the repeats.
         out.append(_judge(scope, TRIAL, float(ta.mean()), float(tb.mean()), limits,
                           _paired_interval(ta, tb) if enough else None, repeats_ok=enough))
+        if probed:
+            pa_mean, pb_mean = _mean(pa["probe_samples_s"]), _mean(pb["probe_samples_s"])
+            out.append(_judge(scope, NORM_TRIAL, float(ta.mean()) / pa_mean,
+                              float(tb.mean()) / pb_mean, limits,
+                              _paired_interval(ta / pa_mean, tb / pb_mean) if enough else None,
+                              repeats_ok=enough))
 
+    # A measured multi-node row and its 1-node reference ran minutes apart: a drift of the
+    # machine between them moves speedup, efficiency vs bound and overhead. With probes on both
+    # sides the gate judges them at equal machine speed; a replayed row replays its reference's
+    # durations, so its raw ratios are within-run already.
+    ref_norm_a, ref_norm_b = _in_probes(ref_a), _in_probes(ref_b)
+    equal_speed = (pa.get("mode") == "measured" and pa["nodes"] > 1 and probed
+                   and bool(ref_norm_a and ref_norm_b))
     is_reference = pa is ref_a  # its speedup is 1 by definition
     if ref_a is not None and ref_b is not None and not is_reference \
             and pa.get("speedup") is not None and pb.get("speedup") is not None:
         interval = _interval([ref_a["wall_samples_s"], walls_a], [ref_b["wall_samples_s"], walls_b],
                              lambda m: m[0] / m[1])
-        out.append(_judge(scope, SPEEDUP, pa["speedup"], pb["speedup"], limits, interval))
+        speedup = _judge(scope, SPEEDUP, pa["speedup"], pb["speedup"], limits, interval)
+        out.append(_shown_only(speedup, NORM_SPEEDUP) if equal_speed else speedup)
+        if equal_speed:
+            out.append(_judge(
+                scope, NORM_SPEEDUP, _mean(ref_norm_a) / _mean(norm_a),
+                _mean(ref_norm_b) / _mean(norm_b), limits,
+                _interval([ref_norm_a, norm_a], [ref_norm_b, norm_b], lambda m: m[0] / m[1])
+                if enough else None, repeats_ok=enough))
         if pa["nodes"] > 1:  # efficiency is speedup / N: shown, gated through speedup
             out.append(_judge(scope, EFFICIENCY, pa["efficiency"], pb["efficiency"], limits,
                               interval))
 
     bound_a, bound_b = pa.get("bound_makespan_s"), pb.get("bound_makespan_s")
     if bound_a and bound_b:
-        out.append(_judge(scope, VS_BOUND, pa["efficiency_vs_bound"], pb["efficiency_vs_bound"],
+        vs_bound = _judge(scope, VS_BOUND, pa["efficiency_vs_bound"], pb["efficiency_vs_bound"],
                           limits, _interval([walls_a], [walls_b], lambda m: 1 / m[0],
-                                            scale=(bound_a, bound_b))))
+                                            scale=(bound_a, bound_b)))
+        out.append(_shown_only(vs_bound, NORM_VS_BOUND) if equal_speed else vs_bound)
+        if equal_speed:
+            # The bound comes from the reference's durations: in units of the reference's probe.
+            scale_a = bound_a / _mean(ref_a["probe_samples_s"])  # type: ignore[index]
+            scale_b = bound_b / _mean(ref_b["probe_samples_s"])  # type: ignore[index]
+            out.append(_judge(
+                scope, NORM_VS_BOUND, scale_a / _mean(norm_a), scale_b / _mean(norm_b), limits,
+                _interval([norm_a], [norm_b], lambda m: 1 / m[0], scale=(scale_a, scale_b))
+                if enough else None, repeats_ok=enough))
         per_slot_a = sum(pa["trials"].values()) / pa["slots"]
         per_slot_b = sum(pb["trials"].values()) / pb["slots"]
         # A measured row's overhead holds its trials' contention for the host's cores, which
-        # moves with the machine's load as a wall time does: judged only with the repeats.
-        # A replayed row's is the runner's and Spark's own (its trials sleep): one repeat will do.
-        out.append(_judge(
+        # moves with the machine's load as a wall time does: judged only with the repeats, or
+        # (with probes) through efficiency vs bound at equal machine speed, which is the same
+        # wall time against the same bound. A replayed row's is the runner's and Spark's own
+        # (its trials sleep): one repeat will do.
+        overhead = _judge(
             scope, OVERHEAD, pa["overhead_per_trial_s"], pb["overhead_per_trial_s"], limits,
             _interval([walls_a], [walls_b], lambda m: m[0], difference=True,
                       scale=(1 / per_slot_a, 1 / per_slot_b), offset=(bound_a, bound_b)),
-            repeats_ok=enough or pa.get("mode") != "measured"))
+            repeats_ok=enough or pa.get("mode") != "measured")
+        out.append(_shown_only(overhead, NORM_VS_BOUND) if equal_speed else overhead)
 
     out.append(_exact(scope, TRIALS_OK, pa["trials"].get("ok", 0), pb["trials"].get("ok", 0)))
     spark_a, spark_b = pa.get("spark"), pb.get("spark")

@@ -24,6 +24,8 @@ def format_value(value: Any, figure: Figure) -> str:
         return f"{value:.3f} s"
     if figure.unit == "x":
         return f"{value:.2f}x"
+    if figure.unit == "probes":  # a time in units of the machine probe
+        return f"{value:.1f} probes"
     return f"{value:.3f}"
 
 

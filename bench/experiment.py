@@ -153,9 +153,17 @@ def _run_profile(
                         spark_jobs=timing.spark.jobs, spark_tasks=timing.spark.tasks,
                         task_failures=timing.spark.task_failures, lost_attempts=timing.lost,
                         lost_executors=timing.lost_executors, resumed_trials=len(earlier),
+                        probe_s=_mean_probe(earlier + results),
                     ))
                     log.info("%s: %d trials in %.2f s", label, len(results), timing.wall_s)
                     if mode is Mode.MEASURED:
                         measured += earlier + results
             data_bc.destroy()
     return measured
+
+
+def _mean_probe(results: list[TrialResult]) -> float | None:
+    """The grid run's machine speed: the mean probe of its trials (bench.machine_probe). None
+    for replayed trials, which probe nothing."""
+    probes = [r.phases["probe"] for r in results if "probe" in r.phases]
+    return statistics.fmean(probes) if probes else None

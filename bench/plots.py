@@ -32,7 +32,8 @@ MODE_STYLE: dict[Mode, dict[str, Any]] = {
     Mode.MODEL: {"color": "#999999", "hatch": "..", "marker": "^"},
 }
 PHASE_COLOURS = {
-    "waiting": "#A0A0A0", "fetch": "#56B4E9", "build": "#CC79A7", "train": "#0072B2",
+    "waiting": "#A0A0A0", "fetch": "#56B4E9", "probe": "#000000", "build": "#CC79A7",
+    "train": "#0072B2",
     "evaluate": "#009E73", "cleanup": "#F0E442", "collect": "#D55E00",
 }
 IDLE_COLOUR = "#F4F4F4"

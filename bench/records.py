@@ -16,7 +16,7 @@ FORMAT_VERSION = 1
 
 # Phases of one trial, in order. "waiting" is dispatch -> start on the executor; "collect" is end on
 # the executor -> result at the driver. The middle ones are measured inside the Spark task.
-PHASES = ("waiting", "fetch", "build", "train", "evaluate", "cleanup", "collect")
+PHASES = ("waiting", "fetch", "probe", "build", "train", "evaluate", "cleanup", "collect")
 # What replay sleeps for: the trial's own compute, as measured on 1 node.
 COMPUTE_PHASES = ("build", "train", "evaluate", "cleanup")
 
@@ -167,6 +167,9 @@ class ProfileRun:
     # Trials of this grid run recorded before a driver died; `bench run --resume` ran the rest, and
     # wall_s covers only those: not the grid's wall time.
     resumed_trials: int = 0
+    # The machine probe (bench.machine_probe): the mean of this grid run's trials' probe phases.
+    # None for replay (its trials probe nothing) and in runs made before the probe.
+    probe_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -105,6 +105,20 @@ def replay_errors(summary: RunSummary) -> str | None:
             + ", ".join(f"{r.name} {r.replay_error * 100:+.1f} %" for r in replayed))
 
 
+def machine_speed(summary: RunSummary) -> str | None:
+    """The machine probe of each measured row: how fast the host was while it ran."""
+    probed = [r for r in summary.rows if r.mode is Mode.MEASURED and r.probe_samples_s]
+    if not probed:
+        return None
+
+    def one(r: Row) -> str:
+        samples = r.probe_samples_s
+        spread = f" ({min(samples):.3f} … {max(samples):.3f})" if len(samples) > 1 else ""
+        return f"{r.name} {sum(samples) / len(samples):.3f} s{spread}"
+    return ("machine probe (the same fixed work in every measured trial; lower is a faster "
+            "machine; the gate divides times by it): " + ", ".join(one(r) for r in probed))
+
+
 MODEL_INTRO = ("Model (mode model, not measured: the 1-node compute times and overheads "
                "simulated on N nodes, one trial per free slot in grid order):")
 
@@ -161,6 +175,8 @@ def to_table(summary: RunSummary) -> str:
     parts += ["", *comparisons(summary)]
     if line := replay_errors(summary):
         parts.append(line)
+    if line := machine_speed(summary):
+        parts.append(line)
     if summary.accuracy is not None:
         parts += ["", f"Accuracy ({summary.workload}, grid '{summary.grid}', trials of "
                       f"{summary.accuracy.source}):",
@@ -182,7 +198,7 @@ def to_markdown(summary: RunSummary, meta: dict) -> str:
           tabulate(table_rows(summary), headers=HEADERS, tablefmt="github",
                    disable_numparse=True), ""]
     md += [f"- {line}" for line in comparisons(summary)]
-    if line := replay_errors(summary):
+    for line in filter(None, (replay_errors(summary), machine_speed(summary))):
         md += ["", line[0].upper() + line[1:]]
     if summary.accuracy is not None:
         acc = summary.accuracy
@@ -242,7 +258,8 @@ def _finite(value: Any) -> Any:
 
 # What summary.json holds. 2: per-repeat samples, overheads, per-trial compute and metrics,
 # Spark counts, profile hashes and thresholds, which `bench compare` and `bench check` read.
-SUMMARY_VERSION = 2
+# 3: the machine probe beside each wall sample, which the gate's time figures are divided by.
+SUMMARY_VERSION = 3
 
 
 def to_json(summary: RunSummary, meta: dict) -> dict:
@@ -258,6 +275,7 @@ def to_json(summary: RunSummary, meta: dict) -> dict:
         "startup_s": r.startup_s, "warmup_s": r.warmup_s, "oversubscribed": r.oversubscribed,
         "replay_error": r.replay_error, "trials": r.trials, "cold_trials": r.cold_trials,
         "phases_s": r.phases_s, "wall_samples_s": r.wall_samples_s,
+        "probe_samples_s": r.probe_samples_s,
         "overhead_per_trial_s": r.overhead_per_trial_s, "trial_compute_s": r.trial_compute_s,
         "spark": r.spark, "lost_attempts": r.lost_attempts, "lost_executors": r.lost_executors,
         "recovery_s": sum(a["recovery_s"] or 0.0 for a in r.lost_attempts),

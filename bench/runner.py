@@ -120,11 +120,18 @@ def warm_up_workers(sc: Any, slots: int, tensorflow: bool) -> tuple[float, list[
     """
     begin = time.perf_counter()
     fn = functools.partial(warm_up, tensorflow=tensorflow)
-    job = _Job(sc, f"bench-warm-up-{uuid.uuid4().hex[:8]}", "bench: warm-up",
-               lambda: sc.parallelize(range(slots), slots).barrier().mapPartitions(fn).collect())
+    workers = run_job(sc, f"bench-warm-up-{uuid.uuid4().hex[:8]}", "bench: warm-up",
+                      lambda: sc.parallelize(range(slots), slots).barrier().mapPartitions(fn)
+                      .collect())
+    return time.perf_counter() - begin, workers
+
+
+def run_job(sc: Any, group: str, description: str, action: Callable[[], list]) -> list:
+    """A Spark action in its own job group: a Ctrl-C cancels it; its error is raised here."""
+    job = _Job(sc, group, description, action)
     job.start()
     _join(sc, job)
-    return time.perf_counter() - begin, job.result or []
+    return job.result or []
 
 
 def _join(sc: Any, job: _Job) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.attempts import crashed_result_fields, host_oom_kills
+from bench.machine_probe import probe_work
 from bench.records import Mode, TrialResult, TrialStatus
 
 # Per worker: the float32 copy of a broadcast dataset (the broadcast object lives in PySpark's
@@ -126,6 +127,9 @@ def _run_trial(payload: dict, trial: dict, *, data_bc: Any, settings: TaskSettin
         return _report(payload, trial, replay["metrics"], started=started, phases=phases,
                        cold=False, settings=settings)
     from bench.training import freeze_imports, train_and_evaluate
+
+    # The machine's speed now, before the trial's own work (and before the test knob's sleep).
+    phases["probe"] = probe_work()
 
     if cold:  # the warm-up missed this worker: at least keep the next trials fast
         import tensorflow  # noqa: F401

@@ -17,6 +17,7 @@ WALLS = {
     ("2-node", Mode.REPLAY, 2): [2.10, 2.20, 2.15],
 }
 TRIAL_SECONDS = {"a": 2.0, "b": 1.0, "c": 1.0}  # a: the baseline, c: diverges
+PROBE_S = 0.5  # the machine probe of every repeat, on an unslowed machine
 
 
 def write_run(
@@ -24,9 +25,12 @@ def write_run(
     test_b: float = 0.2, workload_hash: str = "wh", profile_hash: str = "p2",
     knobs: dict | None = None, thresholds: Thresholds | None = None,
     environment: dict | None = None, walls: dict | None = None, name: str = "w",
+    machine: float | dict[str, float] = 1.0, probe_s: float | None = PROBE_S,
 ) -> Path:
-    """A finished run of workload ``name`` grid ``g``. ``scale`` multiplies every time (a slower
-    machine or trial), ``scale_2_node`` the 2-node wall times only (a runner that got worse)."""
+    """A finished run of workload ``name`` grid ``g``. ``scale`` multiplies every trial's time (a
+    slower trial), ``scale_2_node`` the 2-node wall times only (a runner that got worse).
+    ``machine`` (one factor, or one per profile name) slows the machine: the times and the
+    machine probe alike. ``probe_s`` None: a run made before the probe."""
     run = RunDirectory.create(out, name)
     run.write_meta({
         "format_version": FORMAT_VERSION, "run_id": run.run_id,
@@ -38,7 +42,10 @@ def write_run(
     })
     for (profile, mode, nodes), row_walls in (walls or WALLS).items():
         for repeat in range(repeats):
-            wall = row_walls[repeat % len(row_walls)] * scale
+            # A replayed row sleeps for the durations of the 1-node run: its machine's speed.
+            on = "local" if mode is Mode.REPLAY else profile
+            slower = machine.get(on, 1.0) if isinstance(machine, dict) else machine
+            wall = row_walls[repeat % len(row_walls)] * scale * slower
             if nodes > 1:
                 wall *= scale_2_node
             for index, (trial_id, secs) in enumerate(TRIAL_SECONDS.items()):
@@ -50,12 +57,13 @@ def write_run(
                     val_error={"a": 0.3, "b": 0.1}.get(trial_id),
                     test_error={"a": 0.4, "b": test_b}.get(trial_id),
                     final_loss=0.5 if ok else None, dispatched_at=0.0, started_at=0.0,
-                    ended_at=secs * scale, received_at=secs * scale,
-                    phases={"train": secs * scale}))
+                    ended_at=secs * scale * slower, received_at=secs * scale * slower,
+                    phases={"train": secs * scale * slower}))
             run.append_profile_run(ProfileRun(
                 profile=profile, mode=mode, repeat=repeat, nodes=nodes, cores=1, slots=nodes,
                 trials=3, wall_s=wall, startup_s=5.0, warmup_s=2.0, oversubscribed=False,
-                started_at=0.0, ended_at=wall, spark_jobs=1, spark_tasks=3, task_failures=0))
+                started_at=0.0, ended_at=wall, spark_jobs=1, spark_tasks=3, task_failures=0,
+                probe_s=None if probe_s is None else probe_s * slower))
     return run.path
 
 

@@ -98,6 +98,26 @@ def test_repeats_give_mean_sd_and_a_speedup_interval():
     assert s.accuracy.metrics_identical is True  # repeat 1 of local is compared with repeat 0
 
 
+def test_a_measured_row_keeps_its_probes_and_a_replayed_row_takes_its_references():
+    trials = [t for r in range(2) for t in grid("local", Mode.MEASURED, repeat=r)
+              + grid("2-node", Mode.MEASURED, repeat=r) + grid("2-node", Mode.REPLAY, repeat=r)]
+    runs = [dataclasses.replace(prun(name, mode, nodes, 4.0, r), probe_s=probe)
+            for name, mode, nodes, probes in (("local", Mode.MEASURED, 1, (0.5, 0.7)),
+                                              ("2-node", Mode.MEASURED, 2, (0.6, 0.6)),
+                                              ("2-node", Mode.REPLAY, 2, (None, None)))
+            for r, probe in enumerate(probes)]
+    rows = {(r.name, r.mode): r for r in summarize_run(META, trials, runs).rows}
+    assert rows[("local", Mode.MEASURED)].probe_samples_s == [0.5, 0.7]
+    assert rows[("2-node", Mode.MEASURED)].probe_samples_s == [0.6, 0.6]
+    # replay sleeps for the local run's mean durations: its machine is that run's, on average
+    assert rows[("2-node", Mode.REPLAY)].probe_samples_s == [pytest.approx(0.6)] * 2
+    # a repeat without a probe (a failed probe, an older run): no probes for the row
+    runs[1] = dataclasses.replace(runs[1], probe_s=None)
+    rows = {(r.name, r.mode): r for r in summarize_run(META, trials, runs).rows}
+    assert rows[("local", Mode.MEASURED)].probe_samples_s == []
+    assert rows[("2-node", Mode.REPLAY)].probe_samples_s == []
+
+
 def test_without_a_one_node_profile_there_is_no_speedup():
     trials = grid("2-node", Mode.MEASURED)
     s = summarize_run(META, trials, [prun("2-node", Mode.MEASURED, 2, 2.0)])

@@ -86,8 +86,13 @@ def test_run_end_to_end_on_one_and_two_nodes(tmp_path, tiny_workload, no_leaks):
     for p in summary["profiles"]:
         assert p["spark"] == {"spark_jobs": 1, "spark_tasks": 4, "task_failures": 0}
         assert len(p["wall_samples_s"]) == 1 and p["hash"]
+        # the machine probe beside each wall sample; a replayed row takes its reference's
+        assert len(p["probe_samples_s"]) == 1 and p["probe_samples_s"][0] > 0
+    assert by_row[("2-node", "replay")]["probe_samples_s"] == \
+        by_row[("local", "measured")]["probe_samples_s"]
     itself = bench("compare", str(out / "latest"), str(run))
     assert itself.returncode == 0 and "worse" not in itself.stdout
+    assert "grid wall time at equal machine speed" in itself.stdout
 
 
 def _wait_for_trials(run_parent: Path, proc: subprocess.Popen, timeout: float = 240) -> Path:

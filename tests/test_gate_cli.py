@@ -124,7 +124,7 @@ def test_check_exits_0_on_an_unchanged_run_and_1_on_a_regression(tmp_path):
                  str(tmp_path / "bl"))
     assert slow.returncode == 1, slow.stdout + slow.stderr
     assert "regression(s)" in slow.stdout
-    assert "local (measured): grid wall time regressed +20.0 %" in slow.stdout
+    assert "local (measured): grid wall time at equal machine speed regressed +20.0 %" in slow.stdout
     assert "bench baseline save" in slow.stdout
 
 
