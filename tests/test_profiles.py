@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import textwrap
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench.cluster import load_profile, load_profiles
+from bench.cluster._local import node_cpus
 from bench.errors import UserError
 from bench.plan import ModeChoice, plan
 from bench.records import Mode
@@ -126,3 +128,10 @@ def test_a_fixed_port_is_refused_only_when_spark_could_not_bind_it():
         assert "p.toml [spark]" in info.value.message and info.value.fix
     with pytest.raises(UserError, match="from 0 to 65535"):
         check_ports({"spark.blockManager.port": "70000"}, "127.0.0.1", where="p.toml [spark]")
+
+
+def test_nodes_get_their_own_cpus_when_the_host_has_enough():
+    cpus = sorted(os.sched_getaffinity(0))
+    assert node_cpus(1, 1) == [cpus[:1]]
+    assert node_cpus(len(cpus), 1) == [[c] for c in cpus]
+    assert node_cpus(len(cpus) + 1, 1) == []  # oversubscribed: the OS schedules them

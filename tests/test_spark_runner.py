@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 
@@ -67,6 +68,12 @@ def test_cluster_is_separate_processes(two_nodes):
                  if "CoarseGrainedExecutorBackend" in cmdline(c)]
     assert len(executors) == 2
     assert len({w["executor_id"] for w in two_nodes["workers"]}) == 2  # warm-up reached both
+    if len(os.sched_getaffinity(0)) >= 2:  # each node on its own CPU, executors and all
+        assert cluster.node_cpus == [[c] for c in sorted(os.sched_getaffinity(0))[:2]]
+        pinned = {tuple(e.cpu_affinity()) for e in executors}
+        assert pinned == {tuple(c) for c in cluster.node_cpus}
+        python_workers = [c for e in executors for c in e.children(recursive=True)]
+        assert python_workers and all(tuple(w.cpu_affinity()) in pinned for w in python_workers)
 
 
 def test_each_trial_arrives_once_as_it_finishes_with_its_status(two_nodes):
@@ -92,6 +99,7 @@ def test_each_trial_arrives_once_as_it_finishes_with_its_status(two_nodes):
     assert timing.wall_s == pytest.approx(max(r.received_at for r in arrived) - timing.dispatched_at)
     for r in arrived:
         assert set(r.phases) >= {"waiting", "fetch", "collect"}
+        assert r.phases["probe"] > 0  # the machine probe, timed in the task before training
         assert r.dispatched_at <= r.started_at <= r.ended_at <= r.received_at
         assert not r.cold, "warm-up should have imported TensorFlow in every worker"
     assert len({r.executor_id for r in arrived}) == 2  # both nodes worked
@@ -147,6 +155,7 @@ def test_replay_sleeps_for_the_recorded_phases_and_keeps_metrics(two_nodes):
              channel=channel, on_result=out.append, replay=replay)
     for r in out:
         assert r.mode is Mode.REPLAY and r.test_error == 0.125
+        assert "probe" not in r.phases  # replay's machine is its reference's
         assert r.task_seconds >= 0.5
 
 

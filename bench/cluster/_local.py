@@ -1,6 +1,7 @@
 """A Spark standalone cluster on this machine: one master and N worker processes on 127.0.0.1.
 
-Each worker is a node of the profile, with its own cores, memory and work directory. Every process
+Each worker is a node of the profile, with its own cores (pinned to its own CPUs where the host
+has enough), memory and work directory. Every process
 started here is stopped here, by its process id, on success, error and interrupt.
 """
 
@@ -55,6 +56,23 @@ def _tail(path: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
+def node_cpus(nodes: int, cores: int) -> list[list[int]]:
+    """Each node's own CPUs, when this host has enough for all of them; else none (an
+    oversubscribed profile, replayed: its trials sleep) and the OS schedules freely.
+
+    A node of one core must not borrow an idle second one: TensorFlow's and the JVM's other
+    threads would, and the 1-node reference would be faster than one node is (MEASURE.md: the
+    1-node baseline uses the same node as the N-node profile). Pinned, a node's trials also see
+    the speed of its own CPUs only, as its machine probe does (bench.machine_probe).
+    """
+    if not hasattr(os, "sched_getaffinity"):  # macOS, Windows: no CPU affinity to set
+        return []
+    cpus = sorted(os.sched_getaffinity(0))
+    if nodes * cores > len(cpus):
+        return []
+    return [cpus[i * cores:(i + 1) * cores] for i in range(nodes)]
+
+
 class LocalStandaloneCluster(Cluster):
     def __init__(self, profile: ClusterProfile, log_dir: Path, start_timeout_s: float = 90.0):
         super().__init__(profile)
@@ -64,6 +82,7 @@ class LocalStandaloneCluster(Cluster):
         self._procs: list[subprocess.Popen] = []
         self._tmp: Path | None = None
         self._url: str | None = None
+        self.node_cpus: list[list[int]] = []  # the CPUs each worker is pinned to, if it is
 
     @property
     def master_url(self) -> str:
@@ -121,19 +140,23 @@ class LocalStandaloneCluster(Cluster):
         self._tmp = Path(tempfile.mkdtemp(prefix=f"bench-cluster-{self.profile.name}-"))
         write_owner(self._tmp, [])
         self._start_master()
+        self.node_cpus = node_cpus(self.profile.nodes, self.profile.cores)
         for i in range(self.profile.nodes):
             work = self._tmp / f"worker-{i}"
             work.mkdir()
-            self._spawn(f"worker-{i}", [
+            worker = self._spawn(f"worker-{i}", [
                 "org.apache.spark.deploy.worker.Worker",
                 "--host", LOOPBACK, "--port", "0", "--webui-port", "0",
                 "--cores", str(self.profile.cores), "--memory", self.profile.memory,
                 "--work-dir", str(work), self._url,
             ])
+            if self.node_cpus:  # its executors and Python workers, started later, inherit it
+                with contextlib.suppress(psutil.NoSuchProcess):  # _wait says why it exited
+                    psutil.Process(worker.pid).cpu_affinity(self.node_cpus[i])
         self._wait(self._all_workers_alive, f"{self.profile.nodes} workers to register")
         self.startup_s = time.perf_counter() - begin
-        log.info("local cluster %s up at %s in %.1f s", self.profile.name, self._url,
-                 self.startup_s)
+        log.info("local cluster %s up at %s in %.1f s; nodes pinned to CPUs %s",
+                 self.profile.name, self._url, self.startup_s, self.node_cpus or "none")
 
     def _start_master(self) -> None:
         """Its ports are free a moment before it binds them; another run's cluster may take one
