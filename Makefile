@@ -59,7 +59,7 @@ bench-ci: venv java
 	$(BIN)/python -m pytest tests/benchmarks/test_scaleout.py -m bench_run \
 	  --benchmark-json=$(BENCH_JSON) $(PYTEST_ARGS)
 
-# The gate's proof (about 35 minutes): A/A checks, a 20 % slowdown, a change of results.
+# The gate's proof (about an hour): A/A checks, a 20 % slowdown, a change of results.
 gate-proof: venv java
 	@mkdir -p reports/benchmarks
 	$(BIN)/python -m pytest tests/benchmarks/test_gate_proof.py -m bench_run -s \

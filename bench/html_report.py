@@ -183,7 +183,7 @@ def to_html(summary: RunSummary, pictures: Sequence[Picture]) -> str:
     ]
     if lines := render.comparisons(summary):
         out.append("<ul>" + "".join(f"<li>{_e(line)}</li>" for line in lines) + "</ul>")
-    if line := render.replay_errors(summary):
+    for line in filter(None, (render.replay_errors(summary), render.machine_speed(summary))):
         out.append(f"<p>{_e(line[0].upper() + line[1:])}</p>")
     out += [_figure(by_name[n]) for n in ("wall_time", "speedup") if n in by_name]
     if summary.model:

@@ -15,25 +15,26 @@ from __future__ import annotations
 
 import time
 
-# The fixed work: float32 matrix products (what a trial's dense layers do) and an interpreter
-# loop (what TensorFlow's and Spark's Python around them do): about 0.06 s on a 2-core host in
-# 2026, some 2 % of a digits trial. Never calibrated at run time, or two runs would not compare.
-_MATRIX = 256
-_PRODUCTS = 40
-_LOOP = 300_000
+# The fixed work: small dense layers in TensorFlow's eager mode, one op at a time, as a digits
+# trial's own steps are (64 x 64 float32 products; TensorFlow's dispatch, kernels and thread pool
+# are the trial's). About 0.06 s on a 2-core host in 2026, some 2 % of a digits trial. Never
+# calibrated at run time, or two runs would not compare.
+_SIZE = 64
+_STEPS = 600
 
 
 def probe_work() -> float:
-    """Seconds this process takes for the fixed work."""
+    """Seconds this process takes for the fixed work. A measured trial's worker has TensorFlow
+    imported already (the warm-up); its first probe runs there too, so no probe pays TensorFlow's
+    first use of these kernels."""
     import numpy as np
+    import tensorflow as tf
 
     begin = time.perf_counter()
-    a, b = np.random.default_rng(0).standard_normal((2, _MATRIX, _MATRIX)).astype(np.float32)
-    for _ in range(_PRODUCTS):
-        # The same inputs every time: values that fed back would drift into denormals, whose
+    a, b = np.random.default_rng(0).standard_normal((2, _SIZE, _SIZE)).astype(np.float32)
+    x, w = tf.constant(a), tf.constant(b)
+    for _ in range(_STEPS):
+        # The same inputs every step: values that fed back could drift into denormals, whose
         # arithmetic is many times slower, and the probe would time the numbers, not the machine.
-        np.tanh(a @ b)
-    total = 0
-    for i in range(_LOOP):
-        total += i * i % 7
+        tf.reduce_sum(tf.nn.relu(tf.matmul(x, w))).numpy()
     return time.perf_counter() - begin

@@ -128,13 +128,12 @@ def _run_trial(payload: dict, trial: dict, *, data_bc: Any, settings: TaskSettin
                        cold=False, settings=settings)
     from bench.training import freeze_imports, train_and_evaluate
 
-    # The machine's speed now, before the trial's own work (and before the test knob's sleep).
-    phases["probe"] = probe_work()
-
     if cold:  # the warm-up missed this worker: at least keep the next trials fast
         import tensorflow  # noqa: F401
 
         freeze_imports()
+    # The machine's speed now, before the trial's own work (and before the test knob's sleep).
+    phases["probe"] = probe_work()
     outcome = train_and_evaluate(
         data, settings.model, payload["params"], epochs=settings.epochs,
         batch_size=settings.batch_size, seed=settings.seed, timeout_s=settings.timeout_s,
@@ -177,6 +176,7 @@ def warm_up(partition: Any, *, tensorflow: bool) -> list[dict]:
         from bench.training import warm_up as tensorflow_warm_up
 
         tensorflow_warm_up()
+        probe_work()  # TensorFlow's first use of the probe's kernels is no trial's probe
     return [{
         "executor_id": executor_id(), "pid": os.getpid(), "seconds": time.perf_counter() - t,
         "already_warm": already,

@@ -106,8 +106,12 @@ def test_a_measured_row_keeps_its_probes_and_a_replayed_row_takes_its_references
                                               ("2-node", Mode.MEASURED, 2, (0.6, 0.6)),
                                               ("2-node", Mode.REPLAY, 2, (None, None)))
             for r, probe in enumerate(probes)]
-    rows = {(r.name, r.mode): r for r in summarize_run(META, trials, runs).rows}
+    summary = summarize_run(META, trials, runs)
+    rows = {(r.name, r.mode): r for r in summary.rows}
     assert rows[("local", Mode.MEASURED)].probe_samples_s == [0.5, 0.7]
+    line = "local 0.600 s (0.500 … 0.700), 2-node 0.600 s (0.600 … 0.600)"
+    assert line in to_table(summary) and line in to_markdown(summary, META)
+    assert to_json(summary, META)["profiles"][0]["probe_samples_s"] == [0.5, 0.7]
     assert rows[("2-node", Mode.MEASURED)].probe_samples_s == [0.6, 0.6]
     # replay sleeps for the local run's mean durations: its machine is that run's, on average
     assert rows[("2-node", Mode.REPLAY)].probe_samples_s == [pytest.approx(0.6)] * 2
