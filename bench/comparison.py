@@ -10,8 +10,11 @@ A figure knows which way is better and how far it can be trusted on a noisy shar
   above the drift that A/A runs showed (``Thresholds.wall_time``);
 - at equal machine speed: a measured time divided by the machine probe of the same repeat
   (``bench.machine_probe``), which takes most of the drift out. The gate's tight thresholds
-  apply to these. A measured multi-node row's speedup and efficiency vs bound compare two
-  profiles run minutes apart, so they too are judged at equal machine speed, with the repeats.
+  apply to these, and a verdict stands only when the figure as measured moved the same way
+  beyond the threshold too (``_both_ways``). A measured multi-node row's speedup and efficiency
+  vs bound compare two profiles run minutes apart, so they too are judged this way, with the
+  repeats. With probes on both sides the raw times are shown, not gated; without (a run made
+  before the probe) they are gated above the drift A/A runs showed.
 
 Verdicts: improved, worse, same (within the figure's threshold), inconclusive (beyond the
 threshold but not significant, or too few repeats to test), not comparable (different workload,
@@ -106,6 +109,7 @@ class FigureComparison:
     verdict: Verdict
     why: str
     gated: bool  # the gate judges this comparison (a figure with enough repeats, comparable)
+    gated_as: str = ""  # not gated itself: the label of the figure at equal speed that is
 
     @property
     def change(self) -> str:
@@ -206,40 +210,66 @@ def _mean(values: Sequence[float]) -> float:
 def _shown_only(fc: FigureComparison, gated_by: Figure) -> FigureComparison:
     """A figure the gate judges at equal machine speed instead: shown, with its verdict, not
     gated."""
-    return dataclasses.replace(fc, gated=False,
+    return dataclasses.replace(fc, gated=False, gated_as=gated_by.label,
                                why=f"{fc.why}; gated as '{gated_by.label}'")
+
+
+def _both_ways(equal: FigureComparison, measured: FigureComparison,
+               limits: Thresholds) -> FigureComparison:
+    """A verdict at equal machine speed stands only when the figure as measured moved the same
+    way beyond the same threshold.
+
+    The probe and the trials do not feel the machine's drift alike: in the gate's proof on the
+    2-core host (2026-12-01) the probe moved 14-27 % where the trials moved 6-16 %. Divided by
+    it, a run on a faster machine looked 16 % slower. A trial that really got slower is slower
+    both as measured and at equal machine speed; a drift of the machine, over- or
+    under-corrected, makes the two disagree.
+    """
+    if equal.verdict not in (Verdict.WORSE, Verdict.IMPROVED) or measured.ratio is None:
+        return equal
+    threshold = getattr(limits, equal.figure.threshold)
+    worse_by = (1 - measured.ratio) if measured.figure.higher_is_better else (measured.ratio - 1)
+    if worse_by > threshold if equal.verdict is Verdict.WORSE else -worse_by > threshold:
+        return equal
+    return dataclasses.replace(
+        equal, verdict=Verdict.INCONCLUSIVE,
+        why=f"{equal.why} at equal machine speed, but {measured.change} as measured: the "
+            "machine's drift, not told apart from the code")
 
 
 def _profile_figures(scope: str, pa: dict, pb: dict, ref_a: dict | None, ref_b: dict | None,
                      limits: Thresholds) -> list[FigureComparison]:
     walls_a, walls_b = pa["wall_samples_s"], pb["wall_samples_s"]
     enough = min(len(walls_a), len(walls_b)) >= limits.min_repeats
-    out = [_judge(scope, WALL, pa["wall_s"], pb["wall_s"], limits,
+    wall = _judge(scope, WALL, pa["wall_s"], pb["wall_s"], limits,
                   _interval([walls_a], [walls_b], lambda m: m[0]) if enough else None,
-                  repeats_ok=enough)]
+                  repeats_ok=enough)
     # At equal machine speed: each repeat's wall time in units of its machine probe.
     norm_a, norm_b = _in_probes(pa), _in_probes(pb)
     probed = bool(norm_a and norm_b)
+    out = [_shown_only(wall, NORM_WALL) if probed else wall]
     if probed:
         out.append(_judge(scope, MACHINE, _mean(pa["probe_samples_s"]),
                           _mean(pb["probe_samples_s"]), limits, None, repeats_ok=enough))
-        out.append(_judge(scope, NORM_WALL, _mean(norm_a), _mean(norm_b), limits,
-                          _interval([norm_a], [norm_b], lambda m: m[0]) if enough else None,
-                          repeats_ok=enough))
+        out.append(_both_ways(
+            _judge(scope, NORM_WALL, _mean(norm_a), _mean(norm_b), limits,
+                   _interval([norm_a], [norm_b], lambda m: m[0]) if enough else None,
+                   repeats_ok=enough), wall, limits))
 
     common = sorted(set(pa.get("trial_compute_s") or {}) & set(pb.get("trial_compute_s") or {}))
     if common:
         ta = np.array([pa["trial_compute_s"][t] for t in common])
         tb = np.array([pb["trial_compute_s"][t] for t in common])
         # Paired by configuration; still an absolute time, so it too needs the repeats.
-        out.append(_judge(scope, TRIAL, float(ta.mean()), float(tb.mean()), limits,
-                          _paired_interval(ta, tb) if enough else None, repeats_ok=enough))
+        trial = _judge(scope, TRIAL, float(ta.mean()), float(tb.mean()), limits,
+                       _paired_interval(ta, tb) if enough else None, repeats_ok=enough)
+        out.append(_shown_only(trial, NORM_TRIAL) if probed else trial)
         if probed:
             pa_mean, pb_mean = _mean(pa["probe_samples_s"]), _mean(pb["probe_samples_s"])
-            out.append(_judge(scope, NORM_TRIAL, float(ta.mean()) / pa_mean,
-                              float(tb.mean()) / pb_mean, limits,
-                              _paired_interval(ta / pa_mean, tb / pb_mean) if enough else None,
-                              repeats_ok=enough))
+            out.append(_both_ways(
+                _judge(scope, NORM_TRIAL, float(ta.mean()) / pa_mean, float(tb.mean()) / pb_mean,
+                       limits, _paired_interval(ta / pa_mean, tb / pb_mean) if enough else None,
+                       repeats_ok=enough), trial, limits))
 
     # A measured multi-node row and its 1-node reference ran minutes apart: a drift of the
     # machine between them moves speedup, efficiency vs bound and overhead. With probes on both
@@ -256,11 +286,11 @@ def _profile_figures(scope: str, pa: dict, pb: dict, ref_a: dict | None, ref_b: 
         speedup = _judge(scope, SPEEDUP, pa["speedup"], pb["speedup"], limits, interval)
         out.append(_shown_only(speedup, NORM_SPEEDUP) if equal_speed else speedup)
         if equal_speed:
-            out.append(_judge(
+            out.append(_both_ways(_judge(
                 scope, NORM_SPEEDUP, _mean(ref_norm_a) / _mean(norm_a),
                 _mean(ref_norm_b) / _mean(norm_b), limits,
                 _interval([ref_norm_a, norm_a], [ref_norm_b, norm_b], lambda m: m[0] / m[1])
-                if enough else None, repeats_ok=enough))
+                if enough else None, repeats_ok=enough), speedup, limits))
         if pa["nodes"] > 1:  # efficiency is speedup / N: shown, gated through speedup
             out.append(_judge(scope, EFFICIENCY, pa["efficiency"], pb["efficiency"], limits,
                               interval))
@@ -275,10 +305,10 @@ def _profile_figures(scope: str, pa: dict, pb: dict, ref_a: dict | None, ref_b: 
             # The bound comes from the reference's durations: in units of the reference's probe.
             scale_a = bound_a / _mean(ref_a["probe_samples_s"])  # type: ignore[index]
             scale_b = bound_b / _mean(ref_b["probe_samples_s"])  # type: ignore[index]
-            out.append(_judge(
+            out.append(_both_ways(_judge(
                 scope, NORM_VS_BOUND, scale_a / _mean(norm_a), scale_b / _mean(norm_b), limits,
                 _interval([norm_a], [norm_b], lambda m: 1 / m[0], scale=(scale_a, scale_b))
-                if enough else None, repeats_ok=enough))
+                if enough else None, repeats_ok=enough), vs_bound, limits))
         per_slot_a = sum(pa["trials"].values()) / pa["slots"]
         per_slot_b = sum(pb["trials"].values()) / pb["slots"]
         # A measured row's overhead holds its trials' contention for the host's cores, which

@@ -77,5 +77,6 @@ def to_json(comparison: Comparison) -> dict[str, Any]:
             "a": fc.a, "b": fc.b, "ratio": fc.ratio,
             "interval": list(fc.interval) if fc.interval else None,
             "verdict": fc.verdict.value, "why": fc.why, "gated": fc.gated and fc.figure.gated,
+            "gated_as": fc.gated_as or None,
         } for fc in comparison.figures],
     }

@@ -6,9 +6,10 @@ time moves with it whatever the code did. So every measured trial task first doe
 piece of work and times it (its ``probe`` phase): the samples fall where the trials run, on the
 executors that run them (a remote cluster's driver is on another machine), with the trials'
 threads and their contention, spread over the whole grid. A repeat's mean probe is its machine's
-speed, and a wall time divided by it is in "probe units", which the drift moves much less
-(``bench.comparison`` gates those). The probe comes before training, so a trial that became slower
-(the gate's test knob, or a real regression) does not slow it.
+speed, and a wall time divided by it is in "probe units", which the drift moves less
+(``bench.comparison`` gates those, where the time as measured agrees). The probe comes before
+training, so a trial that became slower (the gate's test knob, or a real regression) does not
+slow it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 
 # The fixed work: small dense layers in TensorFlow's eager mode, one op at a time, as a digits
 # trial's own steps are (64 x 64 float32 products; TensorFlow's dispatch, kernels and thread pool
-# are the trial's). About 0.06 s on a 2-core host in 2026, some 2 % of a digits trial. Never
+# are the trial's). 0.10-0.15 s on a 2-core host in 2026, about 4 % of a digits trial. Never
 # calibrated at run time, or two runs would not compare.
 _SIZE = 64
 _STEPS = 600

@@ -15,12 +15,15 @@ from bench.tomlfile import Table, positive
 
 @dataclass(frozen=True)
 class Thresholds:
-    # Absolute times need repeats: with fewer than min_repeats on a side they are not gated. Their
-    # threshold sits above the drift of a shared machine between runs (A/A runs on a 2-core host
-    # moved the local grid's wall time by up to 27 %, 2026-12-01).
+    # Absolute times need repeats: with fewer than min_repeats on a side they are not gated. These
+    # two judge runs without a machine probe (made before it): above the drift of a shared
+    # machine between runs (A/A runs on a 2-core host moved the local grid's wall time by up to
+    # 27 %, 2026-12-01).
     wall_time: float = 0.35
     trial_time: float = 0.35
-    # The same times at equal machine speed (divided by the machine probe of their repeat).
+    # The same times at equal machine speed (divided by the machine probe of their repeat), which
+    # the gate judges when both runs have probes; the times as measured must agree (beyond this
+    # threshold too).
     normalized_time: float = 0.10
     speedup: float = 0.10
     efficiency_vs_bound: float = 0.10

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from made_runs import WALLS, write_run
+from made_runs import PROBE_S, WALLS, write_run
 
 from bench import gate
 from bench.comparison import Verdict, compare
@@ -193,3 +193,20 @@ def test_printers_carry_every_figure_and_verdict(tmp_path):
     walls = [f for f in data["figures"] if f["figure"] == "wall_probes"]
     assert walls[0]["better"] == "lower" and walls[0]["kind"] == "within-run"
     assert walls[0]["verdict"] == "worse" and len(walls[0]["interval"]) == 2
+
+
+def test_a_probe_that_overreacts_to_the_machine_is_no_regression_alone(tmp_path):
+    # The gate's proof, 2026-12-01, A/A round 1: the trials ran 15 % faster, the probe 27 %
+    # faster, so at equal machine speed the same code looked 16 % slower.
+    overreacting = {"machine": 0.85, "probe_s": PROBE_S * 0.73 / 0.85}
+    c = comparison(tmp_path / "aa", b=overreacting)
+    wall = figure(c, "local (measured)", "wall_probes")
+    assert wall.ratio == pytest.approx(0.85 / 0.73)  # +16 %, significant
+    assert wall.verdict is Verdict.INCONCLUSIVE and "-15.0 % as measured" in wall.why
+    assert gate.regressions(c) == []
+    # ... while trials slowed by 20 % are slower both ways, as in the proof's slowdown round 0:
+    # trials 6 % faster but for the knob, the probe 14 % faster: +12.8 % as measured
+    slowed = comparison(tmp_path / "slow", b={"machine": 0.94, "probe_s": PROBE_S * 0.86 / 0.94,
+                                              "scale": 1.2})
+    assert {("local (measured)", "wall_probes"), ("local (measured)", "trial_probes")} \
+        <= flagged(slowed)

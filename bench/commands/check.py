@@ -48,7 +48,9 @@ def main(args: argparse.Namespace) -> int:
     print(render(comparison, args.format))
     found = gate.regressions(comparison)
     judged = [fc for fc in comparison.figures if fc.gated and fc.figure.gated]
-    skipped = [fc for fc in comparison.figures if not fc.gated and fc.figure.gated]
+    shown = [fc for fc in comparison.figures if fc.gated_as]
+    skipped = [fc for fc in comparison.figures
+               if not fc.gated and fc.figure.gated and not fc.gated_as]
     print()
     if found:
         print(f"bench check: {len(found)} regression(s) against {baseline.label}:")
@@ -58,5 +60,6 @@ def main(args: argparse.Namespace) -> int:
               f"bench baseline save {args.run}")
         return EXIT_REGRESSION
     print(f"bench check: no regression against {baseline.label} ({len(judged)} figures judged"
+          + (f"; {len(shown)} as measured, judged at equal machine speed" if shown else "")
           + (f"; {len(skipped)} not judged: {skipped[0].why}" if skipped else "") + ")")
     return 0
