@@ -65,7 +65,7 @@ gate-proof: venv java
 	$(BIN)/python -m pytest tests/benchmarks/test_gate_proof.py -m bench_run -s \
 	  --benchmark-json=reports/benchmarks/gate-proof.json $(PYTEST_ARGS)
 
-# The soak of faults (about 4 minutes): a worker killed in each of five runs; nothing lost or left.
+# The soak of faults (4-8 minutes): a worker killed in each of five runs; nothing lost or left.
 soak: venv java
 	@mkdir -p reports/benchmarks
 	$(BIN)/python -m pytest tests/benchmarks/test_soak.py -m bench_run -s \
