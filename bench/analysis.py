@@ -58,7 +58,7 @@ class Row:
     stragglers: list[str] = field(default_factory=list)  # held the latest repeat's last wave
     # The machine probe (bench.machine_probe) beside each wall sample: a measured row's own; a
     # replayed row's is its reference's mean, since it replays that run's durations. Empty when
-    # a repeat has none (a run made before the probe, or a probe that failed).
+    # a repeat has none (a run made before the probe).
     probe_samples_s: list[float] = field(default_factory=list)
 
 

@@ -18,7 +18,7 @@ import bench
 from bench.cluster import cluster_for
 from bench.cluster.leftovers import write_owner
 from bench.plan import PlannedProfile
-from bench.records import COMPUTE_PHASES, Mode, ProfileRun, TrialResult, TrialSpec
+from bench.records import REPLAYED_PHASES, Mode, ProfileRun, TrialResult, TrialSpec
 from bench.result_channel import ResultChannel
 from bench.resume import ResumeState
 from bench.rundir import RunDirectory
@@ -38,8 +38,8 @@ def package_archive(folder: Path) -> str:
 
 
 def replay_payloads(reference: list[TrialResult]) -> dict[str, dict]:
-    """For each trial, what a surrogate replays: the compute phases measured on 1 node (mean over
-    repeats) and the metrics of the first repeat."""
+    """For each trial, what a surrogate replays: the phases measured on 1 node that it sleeps for
+    (REPLAYED_PHASES, mean over repeats) and the metrics of the first repeat."""
     by_trial: dict[str, list[TrialResult]] = defaultdict(list)
     for r in sorted(reference, key=lambda r: r.repeat):
         by_trial[r.trial_id].append(r)
@@ -47,7 +47,7 @@ def replay_payloads(reference: list[TrialResult]) -> dict[str, dict]:
     for trial_id, results in by_trial.items():
         phases = {
             name: statistics.fmean(r.phases.get(name, 0.0) for r in results)
-            for name in COMPUTE_PHASES
+            for name in REPLAYED_PHASES
         }
         first = results[0]
         payloads[trial_id] = {
@@ -153,7 +153,8 @@ def _run_profile(
                         spark_jobs=timing.spark.jobs, spark_tasks=timing.spark.tasks,
                         task_failures=timing.spark.task_failures, lost_attempts=timing.lost,
                         lost_executors=timing.lost_executors, resumed_trials=len(earlier),
-                        probe_s=_mean_probe(earlier + results),
+                        probe_s=(_mean_probe(earlier + results)
+                                 if mode is Mode.MEASURED else None),
                     ))
                     log.info("%s: %d trials in %.2f s", label, len(results), timing.wall_s)
                     if mode is Mode.MEASURED:
@@ -163,7 +164,7 @@ def _run_profile(
 
 
 def _mean_probe(results: list[TrialResult]) -> float | None:
-    """The grid run's machine speed: the mean probe of its trials (bench.machine_probe). None
-    for replayed trials, which probe nothing."""
+    """A measured grid run's machine speed: the mean probe of its trials (bench.machine_probe).
+    A replayed trial only sleeps for its reference's probe."""
     probes = [r.phases["probe"] for r in results if "probe" in r.phases]
     return statistics.fmean(probes) if probes else None

@@ -33,8 +33,7 @@ MODE_STYLE: dict[Mode, dict[str, Any]] = {
 }
 PHASE_COLOURS = {
     "waiting": "#A0A0A0", "fetch": "#56B4E9", "probe": "#000000", "build": "#CC79A7",
-    "train": "#0072B2",
-    "evaluate": "#009E73", "cleanup": "#F0E442", "collect": "#D55E00",
+    "train": "#0072B2", "evaluate": "#009E73", "cleanup": "#F0E442", "collect": "#D55E00",
 }
 IDLE_COLOUR = "#F4F4F4"
 # Trials without a test error, drawn at the top of the error chart: marker per status.

@@ -17,8 +17,11 @@ FORMAT_VERSION = 1
 # Phases of one trial, in order. "waiting" is dispatch -> start on the executor; "collect" is end on
 # the executor -> result at the driver. The middle ones are measured inside the Spark task.
 PHASES = ("waiting", "fetch", "probe", "build", "train", "evaluate", "cleanup", "collect")
-# What replay sleeps for: the trial's own compute, as measured on 1 node.
+# The trial's own compute: what model durations and trial compute times sum.
 COMPUTE_PHASES = ("build", "train", "evaluate", "cleanup")
+# What replay sleeps for, as measured on 1 node: the compute and the machine probe, which every
+# measured trial's task spends too (bench.machine_probe), so a replayed task lasts as long.
+REPLAYED_PHASES = ("probe", *COMPUTE_PHASES)
 
 
 class TrialStatus(str, enum.Enum):

@@ -44,8 +44,7 @@ class Overheads:
     # start there (Spark hearing of the end, launching the next task). Mean over the other trials.
     dispatch_s: float = 0.0
     # Inside the task but neither compute nor fetch (asking the driver whether to run, the
-    # machine probe): mean of
-    # (started -> ended) - compute phases - fetch.
+    # machine probe): mean of (started -> ended) - compute phases - fetch.
     in_task_s: float = 0.0
     # Reading the broadcast data in a worker that holds it already: mean 'fetch' phase of the
     # trials after the first wave.

@@ -121,7 +121,8 @@ def _run_trial(payload: dict, trial: dict, *, data_bc: Any, settings: TaskSettin
     phases["fetch"] = time.perf_counter() - t
     replay = payload.get("replay")
     if replay is not None:
-        # Only the compute is replayed: sleep for what build, train and evaluate took on 1 node.
+        # Only the task's time is replayed: sleep for what the probe and the compute took on 1
+        # node (REPLAYED_PHASES); dispatch, fetch and the result's way back are real.
         time.sleep(sum(replay["phases"].values()))
         phases.update(replay["phases"])
         return _report(payload, trial, replay["metrics"], started=started, phases=phases,

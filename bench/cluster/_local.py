@@ -1,8 +1,8 @@
 """A Spark standalone cluster on this machine: one master and N worker processes on 127.0.0.1.
 
 Each worker is a node of the profile, with its own cores (pinned to its own CPUs where the host
-has enough), memory and work directory. Every process
-started here is stopped here, by its process id, on success, error and interrupt.
+has enough), memory and work directory. Every process started here is stopped here, by its
+process id, on success, error and interrupt.
 """
 
 from __future__ import annotations
