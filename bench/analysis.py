@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import figures, scaling_model
+from bench import figures, scaling_model, time_breakdown
 from bench.records import (
     COMPUTE_PHASES,
     PHASES,
@@ -60,6 +60,24 @@ class Row:
     # replayed row's is its reference's mean, since it replays that run's durations. Empty when
     # a repeat has none (a run made before the probe).
     probe_samples_s: list[float] = field(default_factory=list)
+    # Where the grid wall time went (bench.time_breakdown): slot-seconds per part, mean over
+    # repeats; and the warm-up's reading of the dataset (slowest slot), beside the wall time.
+    slot_seconds: dict[str, float] = field(default_factory=dict)
+    data_fetch_s: float | None = None
+
+
+@dataclass(frozen=True)
+class OrderCheck:
+    """One replayed profile's grid in both dispatch orders (bench.trial_order)."""
+
+    name: str
+    slots: int
+    order: str  # the run's order, the row's
+    wall_s: float  # the row's mean replayed wall time
+    other_order: str
+    other_wall_s: float  # the order check's replayed wall time
+    model_wall_s: float | None = None  # the model in the run's order, on the row's slots
+    model_other_wall_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +126,8 @@ class RunSummary:
     model: list[scaling_model.ModelPoint] = field(default_factory=list)
     model_errors: list[scaling_model.ModelError] = field(default_factory=list)
     waterfalls: list[scaling_model.Waterfall] = field(default_factory=list)
+    order: str = "grid"  # the trials' dispatch order (bench.trial_order)
+    order_checks: list[OrderCheck] = field(default_factory=list)
 
 
 def _key(r: TrialResult | ProfileRun) -> tuple[str, Mode]:
@@ -119,9 +139,12 @@ def summarize_run(
 ) -> RunSummary:
     notes: list[str] = []
     expected_trials = meta["workload"]["trials"]
+    order = meta.get("options", {}).get("order", "grid")
+    checks = [pr for pr in profile_runs if pr.order_check]
     runs_by_row: dict[tuple[str, Mode], list[ProfileRun]] = defaultdict(list)
     for pr in profile_runs:
-        runs_by_row[_key(pr)].append(pr)
+        if not pr.order_check:
+            runs_by_row[_key(pr)].append(pr)
     trials_by_row: dict[tuple[str, Mode], list[TrialResult]] = defaultdict(list)
     for t in trials:
         trials_by_row[_key(t)].append(t)
@@ -179,6 +202,10 @@ def summarize_run(
                             for r in runs for e in r.lost_executors],
             stragglers=[t.trial_id for t in scaling_model.stragglers(latest, first.slots)],
             probe_samples_s=_probes(key[1], [r.probe_s for r in timed], ref_probes),
+            slot_seconds=time_breakdown.mean_slot_seconds(
+                trials_by_row[key], first.slots,
+                {r.repeat: r.wall_s for r in timed if not r.resumed_trials}),
+            data_fetch_s=_mean_or_none([r.data_fetch_s for r in runs]),
         ))
     rows = _with_replay_errors(rows)
     rows.sort(key=lambda r: (r.nodes, r.name, _MODE_ORDER[r.mode]))
@@ -208,9 +235,33 @@ def summarize_run(
         run_id=meta.get("run_id", "?"), workload=meta["workload"]["name"],
         grid=meta["workload"]["grid"], reference=reference[0] if reference else None,
         rows=rows, accuracy=accuracy, environment=meta.get("environment", {}), notes=notes,
-        trial_metrics=_trial_metrics(accuracy, trials_by_row),
+        trial_metrics=_trial_metrics(accuracy, trials_by_row), order=order,
     )
-    return _with_model(summary, trials_by_row[reference] if reference else [])
+    summary = _with_model(summary, trials_by_row[reference] if reference else [])
+    return dataclasses.replace(summary, order_checks=_order_checks(summary, checks))
+
+
+def _mean_or_none(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.fmean(known) if known else None
+
+
+def _order_checks(summary: RunSummary, checks: list[ProfileRun]) -> list[OrderCheck]:
+    """Each order check beside its row, and the model's makespan in both orders."""
+    out = []
+    for check in checks:
+        row = next((r for r in summary.rows if (r.name, r.mode) == _key(check)), None)
+        if row is None:
+            continue
+        model = other = None
+        if summary.model_durations_s and summary.overheads is not None:
+            model = scaling_model.simulate_makespan(summary.model_durations_s, row.slots,
+                                                    summary.overheads, summary.order)
+            other = scaling_model.simulate_makespan(summary.model_durations_s, row.slots,
+                                                    summary.overheads, check.order)
+        out.append(OrderCheck(row.name, row.slots, summary.order, row.wall.mean, check.order,
+                              check.wall_s, model, other))
+    return out
 
 
 def _with_model(summary: RunSummary, reference_trials: list[TrialResult]) -> RunSummary:

@@ -26,6 +26,7 @@ from bench.runner import run_grid, warm_up_workers
 from bench.spark_session import spark_context
 from bench.tasks import TaskSettings
 from bench.test_knobs import TestKnobs
+from bench.trial_order import DEFAULT_ORDER, Order, measured_seconds, ordered
 from bench.workload import Workload
 
 log = logging.getLogger(__name__)
@@ -68,8 +69,12 @@ def run_experiment(
     dataset: Any,
     knobs: TestKnobs | None = None,
     resume: ResumeState | None = None,
+    order: Order = DEFAULT_ORDER,
 ) -> None:
-    """Run every planned profile; with ``resume``, only what the run directory has no result of."""
+    """Run every planned profile; with ``resume``, only what the run directory has no result of.
+
+    Trials are dispatched in ``order`` (bench.trial_order); a replayed profile also runs its grid
+    once in the other order, so the report can say which order the runner should use."""
     resume = resume or ResumeState()
     reference: list[TrialResult] = []
     with tempfile.TemporaryDirectory(prefix="bench-ship-") as ship:
@@ -80,7 +85,7 @@ def run_experiment(
                     if not resume.is_finished((pp.profile.name, mode, repeat))]
             if todo:
                 results = _run_profile(workload, specs, pp, todo, run_dir, dataset, archive,
-                                       reference, knobs or TestKnobs(), resume)
+                                       reference, knobs or TestKnobs(), resume, order, repeats)
             else:  # finished before the resume: no cluster needed
                 results = []
             if pp.profile.nodes == 1:  # its measured durations drive replay
@@ -92,12 +97,13 @@ def run_experiment(
 def _run_profile(
     workload: Workload, specs: list[TrialSpec], pp: PlannedProfile,
     todo: list[tuple[Mode, int]], run_dir: RunDirectory, dataset: Any, archive: str,
-    reference: list[TrialResult], knobs: TestKnobs, resume: ResumeState,
+    reference: list[TrialResult], knobs: TestKnobs, resume: ResumeState, order: Order,
+    repeats: int,
 ) -> list[TrialResult]:
-    """The (mode, repeat) grid runs of ``todo`` on one cluster; the measured trial results."""
+    """The (mode, repeat) grid runs of ``todo`` on one cluster; the measured trial results.
+    An order check is numbered ``repeats``, after the row's own repeats."""
     profile = pp.profile
     measured: list[TrialResult] = []
-    repeats = max(repeat for _, repeat in todo) + 1
     begin = time.perf_counter()
     cluster = cluster_for(profile, run_dir.logs(profile.name))
     with cluster, spark_context(cluster, f"bench {run_dir.run_id} {profile.name}",
@@ -107,16 +113,24 @@ def _run_profile(
         driver_host = sc.getConf().get("spark.driver.host")
         with ResultChannel(driver_host) as channel:
             data_bc = sc.broadcast(dataset)
+            expected_s = measured_seconds(reference)
             for mode in dict.fromkeys(m for m, _ in todo):
                 warmup_s, workers = warm_up_workers(sc, profile.slots,
-                                                    tensorflow=mode is Mode.MEASURED)
+                                                    tensorflow=mode is Mode.MEASURED,
+                                                    data_bc=data_bc)
+                fetches = [w["fetch_s"] for w in workers if w.get("fetch_s") is not None]
                 log.info("%s %s: warm-up %.1f s on %d slots", profile.name, mode.value,
                          warmup_s, len(workers))
                 replay = replay_payloads(reference) if mode is Mode.REPLAY else None
-                for repeat in (r for m, r in todo if m is mode):
+                runs = [(r, order, False) for m, r in todo if m is mode]
+                if mode is Mode.REPLAY:  # the order comparison: once more in the other order
+                    other: Order = "grid" if order != "grid" else "longest_first"
+                    runs.append((repeats, other, True))
+                for repeat, run_order, order_check in runs:
                     grid_run = (profile.name, mode, repeat)
-                    earlier = resume.results(grid_run)  # recorded before a resume
-                    remaining = resume.remaining(grid_run, specs)
+                    earlier = [] if order_check else resume.results(grid_run)
+                    remaining = ordered(specs if order_check else resume.remaining(grid_run, specs),
+                                        run_order, expected_s)
                     settings = TaskSettings(
                         profile=profile.name, mode=mode, repeat=repeat, model=workload.model,
                         epochs=workload.training.epochs,
@@ -126,14 +140,18 @@ def _run_profile(
                         timeout_s=workload.training.timeout_s, slowdown=knobs.slowdown,
                     )
                     label = f"{profile.name} {mode.value}"
-                    if repeats > 1:
+                    if order_check:
+                        label += f" ({run_order.replace('_', ' ')}, order check)"
+                    elif repeats > 1:
                         label += f" {repeat + 1}/{repeats}"
                     results: list[TrialResult] = []
                     with tqdm(total=len(specs), initial=len(earlier), desc=label, unit="trial",
                               leave=True, disable=None) as bar:
 
-                        def on_result(result: TrialResult, bar=bar, results=results) -> None:
-                            run_dir.append_trial(result)
+                        def on_result(result: TrialResult, bar=bar, results=results,
+                                      record=not order_check) -> None:
+                            if record:
+                                run_dir.append_trial(result)
                             results.append(result)
                             bar.update()
 
@@ -155,9 +173,11 @@ def _run_profile(
                         lost_executors=timing.lost_executors, resumed_trials=len(earlier),
                         probe_s=(_mean_probe(earlier + results)
                                  if mode is Mode.MEASURED else None),
+                        order=run_order, order_check=order_check,
+                        data_fetch_s=max(fetches) if fetches else None,
                     ))
                     log.info("%s: %d trials in %.2f s", label, len(results), timing.wall_s)
-                    if mode is Mode.MEASURED:
+                    if mode is Mode.MEASURED and not order_check:
                         measured += earlier + results
             data_bc.destroy()
     return measured

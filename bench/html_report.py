@@ -187,7 +187,7 @@ def to_html(summary: RunSummary, pictures: Sequence[Picture]) -> str:
         out.append(f"<p>{_e(line[0].upper() + line[1:])}</p>")
     out += [_figure(by_name[n]) for n in ("wall_time", "speedup") if n in by_name]
     if summary.model:
-        out += ["<h2>Model</h2>", f"<p>{_e(render.MODEL_INTRO)}</p>",
+        out += ["<h2>Model</h2>", f"<p>{_e(render.model_intro(summary))}</p>",
                 _table(*render.model_table(summary)),
                 "<ul>" + "".join(f"<li>{_e(line)}</li>" for line in render.model_lines(summary))
                 + "</ul>"]
@@ -202,6 +202,9 @@ def to_html(summary: RunSummary, pictures: Sequence[Picture]) -> str:
                     _table(render.MISMATCH_HEADERS, render.mismatch_rows(acc))]
         if "test_error" in by_name:
             out.append(_figure(by_name["test_error"]))
+    if any(r.slot_seconds for r in summary.rows):
+        out += ["<h2>Where the time goes</h2>", f"<p>{_e(render.BREAKDOWN_INTRO)}</p>",
+                _table(render.BREAKDOWN_HEADERS, render.breakdown_rows(summary), modes)]
     timelines = [p for p in pictures if p.name.startswith("timeline")]
     if timelines:
         out += ["<h2>Timelines</h2>", *(_figure(p) for p in timelines)]

@@ -173,6 +173,13 @@ class ProfileRun:
     # The machine probe (bench.machine_probe): the mean of this grid run's trials' probe phases.
     # None for replay (its trials probe nothing) and in runs made before the probe.
     probe_s: float | None = None
+    # The order the trials were dispatched in (bench.trial_order); runs before it used "grid".
+    order: str = "grid"
+    # An extra grid run in the other order, for the order comparison only: not one of the row's
+    # repeats, and its trials are not recorded.
+    order_check: bool = False
+    # The warm-up's reading of the broadcast dataset: the slowest slot, seconds (None before it).
+    data_fetch_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -15,6 +15,7 @@ from bench.analysis import Accuracy, Row, RunSummary
 from bench.environment import machine_fingerprint
 from bench.records import FORMAT_VERSION, Mode
 from bench.scaling_model import ERROR_TARGET, SHOWN_NODES, ModelError, Overheads, Waterfall
+from bench.time_breakdown import PARTS
 
 DASH = "—"
 
@@ -44,7 +45,8 @@ def _params(params: dict[str, Any] | None) -> str:
 
 
 HEADERS = ["profile", "mode", "nodes", "slots", "Time (mean ± sd) s", "Range (min … max) s",
-           "speedup", "efficiency", "bound speedup", "eff. vs bound", "start-up s", "warm-up s"]
+           "speedup", "efficiency", "bound speedup", "eff. vs bound", "Karp-Flatt e",
+           "start-up s", "warm-up s"]
 
 
 def table_rows(summary: RunSummary) -> list[list[str]]:
@@ -56,7 +58,7 @@ def table_rows(summary: RunSummary) -> list[list[str]]:
             r.name, _mode(r), str(r.nodes), str(r.slots), f"{r.wall.mean:.2f}{sd}",
             f"{r.wall.min:.2f} … {r.wall.max:.2f}" if r.wall.n > 1 else DASH, _speedup(r),
             _num(r.efficiency), _num(r.bound_speedup), _num(r.efficiency_vs_bound),
-            _num(r.startup_s, 1), _num(r.warmup_s, 1),
+            _num(r.karp_flatt, 3), _num(r.startup_s, 1), _num(r.warmup_s, 1),
         ])
     return out
 
@@ -119,18 +121,65 @@ def machine_speed(summary: RunSummary) -> str | None:
             "machine; the gate divides times by it): " + ", ".join(one(r) for r in probed))
 
 
-MODEL_INTRO = ("Model (mode model, not measured: the 1-node compute times and overheads "
-               "simulated on N nodes, one trial per free slot in grid order):")
+def model_intro(summary: RunSummary) -> str:
+    return ("Model (mode model, not measured: the 1-node compute times and overheads simulated "
+            "on N nodes, each free slot taking the next trial, the driver launching one task at "
+            f"a time; the runner dispatches {_order_name(summary.order)}):")
+
+
+def _order_name(order: str) -> str:
+    return "longest first" if order == "longest_first" else "in grid order"
 
 
 def model_table(summary: RunSummary) -> tuple[list[str], list[list[str]]]:
-    """Headers and rows of the model's predictions at SHOWN_NODES."""
+    """Headers and rows of the model's predictions at SHOWN_NODES, in both dispatch orders."""
     shown = [p for p in summary.model if p.nodes in SHOWN_NODES]
+    lpt = summary.order == "longest_first"
+    mark = {True: " (the runner's)", False: ""}
     return (["nodes (model)", *(str(p.nodes) for p in shown)], [
-        ["wall s", *(f"{p.wall_s:.2f}" for p in shown)],
-        ["speedup", *(f"{p.speedup:.2f}" for p in shown)],
-        ["speedup, longest first", *(f"{p.longest_first_speedup:.2f}" for p in shown)],
+        [f"wall s, longest first{mark[lpt]}", *(f"{p.longest_first_wall_s:.2f}" for p in shown)],
+        [f"speedup, longest first{mark[lpt]}",
+         *(f"{p.longest_first_speedup:.2f}" for p in shown)],
+        [f"wall s, grid order{mark[not lpt]}", *(f"{p.wall_s:.2f}" for p in shown)],
+        [f"speedup, grid order{mark[not lpt]}", *(f"{p.speedup:.2f}" for p in shown)],
     ])
+
+
+def order_lines(summary: RunSummary) -> list[str]:
+    """The dispatch orders compared on each replayed profile: replay and model makespans."""
+    out = []
+    for c in summary.order_checks:
+        model = (f"; model {c.model_wall_s:.2f} s vs {c.model_other_wall_s:.2f} s"
+                 if c.model_wall_s is not None and c.model_other_wall_s is not None else "")
+        better = c.wall_s <= c.other_wall_s
+        out.append(f"trial order, {c.name} (replay, {c.slots} slots): "
+                   f"{_order_name(c.order)} {c.wall_s:.2f} s vs {_order_name(c.other_order)} "
+                   f"{c.other_wall_s:.2f} s{model}: the runner's order is "
+                   f"{'the better' if better else 'the worse'} here "
+                   f"({(c.other_wall_s - c.wall_s) / c.other_wall_s * 100:+.1f} %)")
+    return out
+
+
+BREAKDOWN_HEADERS = ["profile", "mode", "wall s", "start-up s", "warm-up s", "data fetch s",
+                     *(f"{p} %" for p in PARTS)]
+
+
+def breakdown_rows(summary: RunSummary) -> list[list[str]]:
+    """Where the grid wall time went: each part's share of the slots x wall time slot-seconds
+    (bench.time_breakdown); start-up, warm-up and its data fetch come before the clock."""
+    out = []
+    for r in summary.rows:
+        total = sum(r.slot_seconds.values())
+        shares = [_num(r.slot_seconds[p] / total * 100, 1) if total else DASH for p in PARTS]
+        out.append([r.name, r.mode.value, _num(r.wall.mean), _num(r.startup_s, 1),
+                    _num(r.warmup_s, 1), _num(r.data_fetch_s, 3), *shares])
+    return out
+
+
+BREAKDOWN_INTRO = ("Where the time goes: the share of the slots x grid wall time spent waiting "
+                   "for a task (dispatch), in each phase of the trials, in the rest of the task, "
+                   "and idle after a slot's last trial (the last wave). Start-up, warm-up and the "
+                   "warm-up's read of the broadcast data come before the clock:")
 
 
 def _model_table(summary: RunSummary, tablefmt: str) -> str:
@@ -167,7 +216,8 @@ def model_lines(summary: RunSummary) -> list[str]:
     if not summary.model or summary.overheads is None:
         return []
     return [_model_errors(summary), _overheads(summary.overheads, summary.reference),
-            *(f"speedup lost, {_waterfall(w)}" for w in summary.waterfalls)]
+            *(f"speedup lost, {_waterfall(w)}" for w in summary.waterfalls),
+            *order_lines(summary)]
 
 
 def to_table(summary: RunSummary) -> str:
@@ -183,7 +233,11 @@ def to_table(summary: RunSummary) -> str:
                   tabulate(accuracy_rows(summary.accuracy),
                            headers=ACCURACY_HEADERS, disable_numparse=True)]
     if summary.model:
-        parts += ["", MODEL_INTRO, _model_table(summary, "simple"), "", *model_lines(summary)]
+        parts += ["", model_intro(summary), _model_table(summary, "simple"), "",
+                  *model_lines(summary)]
+    if any(r.slot_seconds for r in summary.rows):
+        parts += ["", BREAKDOWN_INTRO, tabulate(breakdown_rows(summary),
+                                                headers=BREAKDOWN_HEADERS, disable_numparse=True)]
     if summary.notes:
         parts += ["", *(f"note: {n}" for n in summary.notes)]
     return "\n".join(parts)
@@ -211,8 +265,12 @@ def to_markdown(summary: RunSummary, meta: dict) -> str:
             md += ["", "### Metric mismatches", "",
                    tabulate(mismatch_rows(acc), headers=MISMATCH_HEADERS, tablefmt="github")]
     if summary.model:
-        md += ["", "## Model", "", MODEL_INTRO, "", _model_table(summary, "github"), "",
+        md += ["", "## Model", "", model_intro(summary), "", _model_table(summary, "github"), "",
                *(f"- {line}" for line in model_lines(summary))]
+    if any(r.slot_seconds for r in summary.rows):
+        md += ["", "## Where the time goes", "", BREAKDOWN_INTRO, "",
+               tabulate(breakdown_rows(summary), headers=BREAKDOWN_HEADERS, tablefmt="github",
+                        disable_numparse=True)]
     md += ["", "## Phases (mean seconds per trial)", "",
            tabulate(phase_rows(summary), headers=["profile", "mode", *phase_names(summary)],
                     tablefmt="github", disable_numparse=True)]
@@ -280,6 +338,7 @@ def to_json(summary: RunSummary, meta: dict) -> dict:
         "spark": r.spark, "lost_attempts": r.lost_attempts, "lost_executors": r.lost_executors,
         "recovery_s": sum(a["recovery_s"] or 0.0 for a in r.lost_attempts),
         "hash": profile_hashes.get(r.name), "stragglers": r.stragglers,
+        "slot_seconds": r.slot_seconds, "data_fetch_s": r.data_fetch_s,
     } for r in summary.rows]
     acc = summary.accuracy
     accuracy = None if acc is None else {
@@ -314,4 +373,6 @@ def _model_json(summary: RunSummary) -> dict:
         "model_errors": [{**dataclasses.asdict(e), "mode": e.mode.value,
                           "within_target": e.within_target} for e in summary.model_errors],
         "waterfalls": [dataclasses.asdict(w) for w in summary.waterfalls],
+        "order": summary.order,
+        "order_checks": [dataclasses.asdict(c) for c in summary.order_checks],
     }

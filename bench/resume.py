@@ -17,6 +17,7 @@ from bench.plan import PlannedProfile
 from bench.records import Mode, TrialResult, TrialSpec
 from bench.rundir import META, RunDirectory
 from bench.test_knobs import TestKnobs
+from bench.trial_order import DEFAULT_ORDER, Order
 from bench.workload import Workload, load_workload
 
 GridRun = tuple[str, Mode, int]  # (profile, mode, repeat)
@@ -32,7 +33,8 @@ class ResumeState:
     @classmethod
     def of(cls, run: RunDirectory) -> ResumeState:
         state = cls()
-        state.finished = {(r.profile, r.mode, r.repeat) for r in run.profile_runs()}
+        state.finished = {(r.profile, r.mode, r.repeat) for r in run.profile_runs()
+                          if not r.order_check}
         for trial in run.trials():
             state.recorded[(trial.profile, trial.mode, trial.repeat)].append(trial)
         return state
@@ -60,6 +62,7 @@ class RunJob:
     mode: str  # the --mode asked for (the plan's choice per profile is in ``planned``)
     knobs: TestKnobs
     state: ResumeState
+    order: Order = DEFAULT_ORDER  # the trials' dispatch order (bench.trial_order)
 
 
 def load_resume(run: RunDirectory, host_cores: int, knobs: TestKnobs) -> RunJob:
@@ -91,4 +94,5 @@ def load_resume(run: RunDirectory, host_cores: int, knobs: TestKnobs) -> RunJob:
             fix="set the same test knobs as the run had, or unset them if it had none")
     options = meta["options"]
     return RunJob(workload, recorded["grid"], workload.trials(recorded["grid"]), planned,
-                  int(options["repeats"]), options["mode"], knobs, ResumeState.of(run))
+                  int(options["repeats"]), options["mode"], knobs, ResumeState.of(run),
+                  options.get("order", "grid"))

@@ -16,14 +16,14 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from bench.records import COMPUTE_PHASES, Mode, TrialResult
+from bench.trial_order import Order
 
 if TYPE_CHECKING:  # analysis builds the summary with this module: no import at run time
     from bench.analysis import Row, RunSummary
 
-Order = Literal["grid", "longest_first"]
 ERROR_TARGET = 0.10  # the issue's target for |model - observed| / observed
 SHOWN_NODES = (1, 2, 4, 8, 13, 16, 32, 64)  # what the report prints of the model's points
 
@@ -113,9 +113,10 @@ def simulate_makespan(durations: Sequence[float], slots: int,
     """Grid wall time of these compute times on ``slots``: list scheduling, deterministic.
 
     ``grid``: trials taken in the order given (Spark launches a stage's tasks in partition
-    order); ``longest_first``: the longest first (LPT), what reordering the grid would give.
-    A slot's first trial pays ``first_task_s``, every later one ``per_task_s``; the wall time
-    ends when the last result reaches the driver (``collect_s`` after the last end).
+    order); ``longest_first``: the longest first (LPT), as bench.trial_order dispatches them.
+    A slot's first trial pays ``first_task_s``, every later one ``per_task_s``, and the driver
+    launches tasks one at a time, ``dispatch_s`` apart at least; the wall time ends when the
+    last result reaches the driver (``collect_s`` after the last end).
     """
     if slots < 1:
         raise ValueError(f"slots must be at least 1, not {slots}")
@@ -126,9 +127,16 @@ def simulate_makespan(durations: Sequence[float], slots: int,
     free = [(0.0, slot) for slot in range(slots)]  # (free at, slot): ties go to the lowest slot
     fresh = set(range(slots))
     last_end = 0.0
+    last_start = -o.dispatch_s
     for d in queue:
         at, slot = heapq.heappop(free)
-        end = at + d + (o.first_task_s if slot in fresh else o.per_task_s)
+        # The driver launches one task at a time: a launch comes at least dispatch_s after the
+        # one before it, so a wide first wave starts in a staircase (on one slot this never binds).
+        gap = o.launch_s if slot in fresh else o.dispatch_s
+        start = max(at + gap, last_start + o.dispatch_s)
+        work = o.in_task_s + o.fetch_s + (o.first_fetch_s if slot in fresh else 0.0)
+        end = start + work + d
+        last_start = start
         fresh.discard(slot)
         last_end = max(last_end, end)
         heapq.heappush(free, (end, slot))
@@ -193,7 +201,8 @@ def model_errors(summary: RunSummary) -> list[ModelError]:
     for r in summary.rows:
         if r.mode not in (Mode.MEASURED, Mode.REPLAY):
             continue
-        predicted = simulate_makespan(summary.model_durations_s, r.slots, summary.overheads)
+        predicted = simulate_makespan(summary.model_durations_s, r.slots, summary.overheads,
+                                      summary.order)
         out.append(ModelError(
             r.name, r.mode, r.nodes, r.slots, predicted, r.wall.mean,
             (predicted - r.wall.mean) / r.wall.mean,

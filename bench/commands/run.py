@@ -24,6 +24,7 @@ from bench.resume import ResumeState, RunJob, load_resume
 from bench.rundir import HTML_REPORT, REPORT, RunDirectory
 from bench.spark_session import shutdown_gateway
 from bench.test_knobs import read_test_knobs
+from bench.trial_order import DEFAULT_ORDER, ORDERS
 from bench.workload import PROJECT_ROOT, load_workload
 
 
@@ -51,6 +52,10 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--mode", choices=[m.value for m in ModeChoice], default=None,
                         help="auto: replay profiles bigger than this host (default); measured: "
                              "real trials everywhere; replay: replay every multi-node profile")
+    parser.add_argument("--order", choices=ORDERS, default=None,
+                        help="dispatch order of the trials: longest_first (the longest expected "
+                             "first, from the 1-node durations of this run; default) or grid "
+                             "(the workload's own order)")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "reports" / "runs",
                         metavar="DIR", help="where run directories go (default: reports/runs)")
     parser.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
@@ -104,7 +109,7 @@ def main(args: argparse.Namespace) -> int:
     run.mark_latest()
     try:
         run_experiment(workload, job.specs, job.planned, job.repeats, run, dataset, job.knobs,
-                       job.state)
+                       job.state, job.order)
     except BaseException:  # re-raised: an error, Ctrl-C or SIGTERM all end here first
         # Whatever finished is on disk; say where and how to finish, then let main() report
         # the cause.
@@ -134,11 +139,13 @@ def _new(args: argparse.Namespace) -> RunJob:
     planned = plan(profiles, ModeChoice(args.mode or "auto"), usable_cores())
     _check_node_type(profiles)
     return RunJob(workload, args.grid or workload.default_grid, specs, planned,
-                  args.repeats or 1, args.mode or "auto", knobs, ResumeState())
+                  args.repeats or 1, args.mode or "auto", knobs, ResumeState(),
+                  args.order or DEFAULT_ORDER)
 
 
 def _resumed(args: argparse.Namespace) -> tuple[RunDirectory, RunJob]:
-    given = [f"--{name}" for name in ("workload", "grid", "clusters", "repeats", "mode")
+    given = [f"--{name}" for name in ("workload", "grid", "clusters", "repeats", "mode",
+                                                "order")
              if getattr(args, name) is not None]
     if given:
         raise UserError(f"--resume takes the run's own settings; {', '.join(given)} cannot "
@@ -165,7 +172,7 @@ def _create_run(out: Path, job: RunJob, java: str) -> RunDirectory:
         },
         "profiles": [pp.profile.describe() | {"modes": [m.value for m in pp.modes],
                                               "plan": pp.reason} for pp in job.planned],
-        "options": {"repeats": job.repeats, "mode": job.mode},
+        "options": {"repeats": job.repeats, "mode": job.mode, "order": job.order},
         "test_knobs": job.knobs.to_dict(),
         "environment": capture(java, PROJECT_ROOT),
     })
