@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import figures, scaling_model, time_breakdown
+from bench import figures, scaling_model, time_breakdown, time_to_quality
 from bench.records import (
     COMPUTE_PHASES,
     PHASES,
@@ -64,6 +64,9 @@ class Row:
     # repeats; and the warm-up's reading of the dataset (slowest slot), beside the wall time.
     slot_seconds: dict[str, float] = field(default_factory=dict)
     data_fetch_s: float | None = None
+    # Time to quality (bench.time_to_quality): seconds from dispatch until the run's best
+    # configuration (on validation) had arrived at the driver, in the latest repeat.
+    time_to_best_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -231,6 +234,9 @@ def summarize_run(
         notes.append("TEST KNOB ON, figures made worse on purpose (bench.test_knobs): "
                      + ", ".join(f"{k}={v}" for k, v in knobs.items()))
     accuracy = _accuracy(reference, runs_by_row, trials_by_row)
+    if accuracy is not None and accuracy.best_trial_id is not None:
+        rows = [dataclasses.replace(r, time_to_best_s=_time_to_best(
+            trials_by_row[(r.name, r.mode)], accuracy.best_trial_id)) for r in rows]
     summary = RunSummary(
         run_id=meta.get("run_id", "?"), workload=meta["workload"]["name"],
         grid=meta["workload"]["grid"], reference=reference[0] if reference else None,
@@ -239,6 +245,17 @@ def summarize_run(
     )
     summary = _with_model(summary, trials_by_row[reference] if reference else [])
     return dataclasses.replace(summary, order_checks=_order_checks(summary, checks))
+
+
+def _time_to_best(trials: list[TrialResult], best_trial_id: str) -> float | None:
+    if not trials:
+        return None
+    latest = max(t.repeat for t in trials)
+    of_latest = [t for t in trials if t.repeat == latest]
+    try:
+        return time_to_quality.time_to_best(of_latest, target_trial_id=best_trial_id)
+    except ValueError:  # a resumed repeat (two dispatches): no single clock to read it on
+        return None
 
 
 def _mean_or_none(values: list[float | None]) -> float | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import statistics
@@ -9,13 +10,14 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 import bench
-from bench.cluster import cluster_for
+from bench.cluster import Cluster, cluster_for
 from bench.cluster.leftovers import write_owner
 from bench.plan import PlannedProfile
 from bench.records import REPLAYED_PHASES, Mode, ProfileRun, TrialResult, TrialSpec
@@ -77,15 +79,25 @@ def run_experiment(
     once in the other order, so the report can say which order the runner should use."""
     resume = resume or ResumeState()
     reference: list[TrialResult] = []
-    with tempfile.TemporaryDirectory(prefix="bench-ship-") as ship:
+    shared: dict[str, Cluster] = {}  # a sweep's cluster, started once for all its node counts
+    with tempfile.TemporaryDirectory(prefix="bench-ship-") as ship, ExitStack() as clusters:
         write_owner(Path(ship), [])
         archive = package_archive(Path(ship))
         for pp in planned:
             todo = [(mode, repeat) for mode in pp.modes for repeat in range(repeats)
                     if not resume.is_finished((pp.profile.name, mode, repeat))]
+            sweep_of = pp.profile.sweep_of
+            if todo and sweep_of and sweep_of not in shared:
+                whole = next(p.profile for p in planned if p.profile.sweep_of == sweep_of
+                             and p.profile.nodes == max(q.profile.nodes for q in planned
+                                                        if q.profile.sweep_of == sweep_of))
+                shared[sweep_of] = clusters.enter_context(
+                    cluster_for(dataclasses.replace(whole, name=sweep_of, sweep_of=None),
+                                run_dir.logs(sweep_of)))
             if todo:
                 results = _run_profile(workload, specs, pp, todo, run_dir, dataset, archive,
-                                       reference, knobs or TestKnobs(), resume, order, repeats)
+                                       reference, knobs or TestKnobs(), resume, order, repeats,
+                                       shared.get(sweep_of) if sweep_of else None)
             else:  # finished before the resume: no cluster needed
                 results = []
             if pp.profile.nodes == 1:  # its measured durations drive replay
@@ -98,16 +110,18 @@ def _run_profile(
     workload: Workload, specs: list[TrialSpec], pp: PlannedProfile,
     todo: list[tuple[Mode, int]], run_dir: RunDirectory, dataset: Any, archive: str,
     reference: list[TrialResult], knobs: TestKnobs, resume: ResumeState, order: Order,
-    repeats: int,
+    repeats: int, shared: Cluster | None = None,
 ) -> list[TrialResult]:
     """The (mode, repeat) grid runs of ``todo`` on one cluster; the measured trial results.
-    An order check is numbered ``repeats``, after the row's own repeats."""
+    An order check is numbered ``repeats``, after the row's own repeats. ``shared``: a sweep's
+    cluster, already started; this profile's nodes of it run as their own application."""
     profile = pp.profile
     measured: list[TrialResult] = []
     begin = time.perf_counter()
-    cluster = cluster_for(profile, run_dir.logs(profile.name))
-    with cluster, spark_context(cluster, f"bench {run_dir.run_id} {profile.name}",
-                                [archive]) as sc:
+    cluster = shared or cluster_for(profile, run_dir.logs(profile.name))
+    with (nullcontext(cluster) if shared else cluster), \
+            spark_context(cluster, f"bench {run_dir.run_id} {profile.name}", [archive],
+                          profile=profile) as sc:
         startup_s = time.perf_counter() - begin
         # Executors reach the driver at this address already; the channel listens there too.
         driver_host = sc.getConf().get("spark.driver.host")

@@ -17,7 +17,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from bench import plots, render
+from bench import plots, render, time_to_quality
 from bench.analysis import RunSummary
 from bench.records import Mode, TrialResult
 from bench.rundir import HTML_REPORT, PLOTS
@@ -66,8 +66,25 @@ def draw(summary: RunSummary, trials: Sequence[TrialResult]) -> list[_Drawn]:
                "replayed speedups with their 95 % bootstrap interval where there are repeats"
                + (", and the model's curve (mode model: simulated from the 1-node run)."
                   if model_curve else "."),
-               plots.speedup(summary, model_curve)),
+               plots.speedup(summary, model_curve, usl=render.usl_fit(summary))),
+        _Drawn("karp_flatt", "Karp-Flatt serial fraction by number of nodes",
+               "e = (1/S - 1/N) / (1 - 1/N) of every measured and replayed multi-node row: flat "
+               "over N is a fixed serial part, rising is an overhead that grows with N.",
+               plots.karp_flatt(summary.rows)),
     ]
+    shown = {(r.name, r.mode) for r in summary.rows}
+    quality = time_to_quality.curves(t for t in trials if (t.profile, t.mode) in shown
+                                     and t.repeat == 0)
+    if any(quality.values()):
+        drawn.append(_Drawn(
+            "time_to_quality", "Time to quality",
+            "Best-so-far test error (the best configuration on validation so far) against the "
+            "seconds since the grid was dispatched, first repeat of each profile and mode; a "
+            "ring marks where each reached the run's best.",
+            plots.time_to_quality(
+                quality, modes={f"{r.name} ({r.mode.value})": r.mode for r in summary.rows},
+                until={f"{r.name} ({r.mode.value})": r.wall_samples_s[0]
+                       for r in summary.rows if r.wall_samples_s})))
     for w in summary.waterfalls:
         if len(w.steps) < 2:
             continue
@@ -185,7 +202,8 @@ def to_html(summary: RunSummary, pictures: Sequence[Picture]) -> str:
         out.append("<ul>" + "".join(f"<li>{_e(line)}</li>" for line in lines) + "</ul>")
     for line in filter(None, (render.replay_errors(summary), render.machine_speed(summary))):
         out.append(f"<p>{_e(line[0].upper() + line[1:])}</p>")
-    out += [_figure(by_name[n]) for n in ("wall_time", "speedup") if n in by_name]
+    out += [_figure(by_name[n]) for n in ("wall_time", "speedup", "karp_flatt")
+            if n in by_name]
     if summary.model:
         out += ["<h2>Model</h2>", f"<p>{_e(render.model_intro(summary))}</p>",
                 _table(*render.model_table(summary)),
@@ -202,6 +220,8 @@ def to_html(summary: RunSummary, pictures: Sequence[Picture]) -> str:
                     _table(render.MISMATCH_HEADERS, render.mismatch_rows(acc))]
         if "test_error" in by_name:
             out.append(_figure(by_name["test_error"]))
+        if "time_to_quality" in by_name:
+            out.append(_figure(by_name["time_to_quality"]))
     if any(r.slot_seconds for r in summary.rows):
         out += ["<h2>Where the time goes</h2>", f"<p>{_e(render.BREAKDOWN_INTRO)}</p>",
                 _table(render.BREAKDOWN_HEADERS, render.breakdown_rows(summary), modes)]

@@ -15,14 +15,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import offset_copy
 
+from bench import figures
 from bench.analysis import Accuracy, Row, RunSummary
 from bench.records import PHASES, Mode, TrialResult, TrialStatus
+from bench.scalability import MIN_NODE_COUNTS, UslFit, counted_node_counts, usl_speedup
+from bench.time_to_quality import QualityPoint
 
 DPI = 110
 # Okabe-Ito colours (readable by colour-blind people) plus a hatch, so a mode survives grey print.
@@ -122,9 +126,13 @@ def wall_time(summary: RunSummary) -> Figure:
 
 
 def speedup(summary: RunSummary,
-            model_curve: Sequence[tuple[int, float]] | None = None) -> Figure:
+            model_curve: Sequence[tuple[int, float]] | None = None, *,
+            usl: UslFit | None = None) -> Figure:
     """Speedup by number of nodes: the ideal line, what the grid allows (bound), the measured and
-    replayed points with their 95 % interval, and an optional model curve (nodes, speedup)."""
+    replayed points with their 95 % interval, an optional model curve (nodes, speedup) and an
+    optional Universal Scalability Law fit (``bench.scalability.fit_usl``): a dashed curve
+    labelled with the mode of the points it was fitted on and its sigma and kappa, or, for an
+    under-determined fit, no curve and a note saying so."""
     title = f"Speedup against {summary.reference or '(no 1-node reference)'}, 1 node measured"
     fig = _figure(8, 5)
     rows = [r for r in summary.rows if r.speedup is not None]
@@ -134,6 +142,7 @@ def speedup(summary: RunSummary,
     most = max([r.nodes for r in summary.rows] + [n for n, _ in model_curve or []])
     ax.plot([1, most], [1, most], color="#888888", linestyle="--", linewidth=1,
             label="ideal (S = N)", gid="ideal")
+    usl_curve = _usl_curve(ax, usl, most)
     bound = sorted({(r.nodes, r.bound_speedup) for r in summary.rows
                     if r.bound_speedup is not None})
     if bound:
@@ -174,7 +183,7 @@ def speedup(summary: RunSummary,
     ax.set_xscale("log", base=2)
     ax.set_yscale("log", base=2)
     lowest = min([1.0] + [r.speedup_interval[0] if r.speedup_interval else r.speedup
-                          for r in rows] + [s for _, s in model_curve or []])
+                          for r in rows] + [s for _, s in model_curve or []] + usl_curve)
     ax.set_xlim(0.6, most * 1.5)  # room for the labels left of 1 and right of the last
     ax.set_ylim(lowest * 0.8, most * 1.35)
     # Every node count run, and powers of two where the model alone goes (1 ... 64 would crowd).
@@ -192,7 +201,57 @@ def speedup(summary: RunSummary,
     if any(r.speedup_interval for r in rows):
         ax.text(1.0, -0.12, "bars: 95 % bootstrap interval over repeats", transform=ax.transAxes,
                 ha="right", fontsize=8, color="#555555")
+    if usl is not None and usl.under_determined:
+        counted = counted_node_counts(usl.node_counts)
+        ax.text(0.98, 0.03, f"{usl.label}: under-determined ({len(counted)} node counts < "
+                f"{MIN_NODE_COUNTS}: {', '.join(map(str, counted))}), not drawn",
+                transform=ax.transAxes,
+                ha="right", va="bottom", fontsize=8, color="#555555", gid="usl-note",
+                bbox={"facecolor": "white", "edgecolor": "#CCCCCC", "alpha": 0.9, "pad": 3})
     return fig
+
+
+def _interval_text(interval: tuple[float, float] | None, digits: int) -> str:
+    return f" [{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]" if interval else ""
+
+
+def usl_legend_label(fit: UslFit) -> str:
+    """"USL fit (replay): σ = 0.050 [0.046, 0.053], κ = 0.00207 [...]" with the peak when the
+    fit has one, "(no interval: ...)" when it has none."""
+    label = (f"{fit.label}: σ = {fit.sigma:.3f}{_interval_text(fit.sigma_interval, 3)}, "
+             f"κ = {fit.kappa:.2g}" + (f" [{fit.kappa_interval[0]:.2g}, "
+                                        f"{fit.kappa_interval[1]:.2g}]"
+                                        if fit.kappa_interval else ""))
+    peak = fit.peak_nodes
+    extra = [f"peak at N* = {peak:.0f}" + (" (beyond the data)" if fit.peak_beyond_data else "")
+             if peak is not None else "no peak (κ = 0)"]
+    if fit.sigma_interval:
+        extra.append(f"{fit.confidence * 100:g} % bootstrap intervals")
+    elif fit.interval_note and "one sample" in fit.interval_note:
+        extra.append("no interval (no repeats)")
+    else:
+        extra.append(fit.interval_note or "no interval")
+    return label + "\n" + "; ".join(extra)
+
+
+def _usl_curve(ax: Any, fit: UslFit | None, most: int) -> list[float]:
+    """Draw a determined USL fit: dashed (gid "usl") from 1 to the largest node count it was
+    fitted on, dotted (gid "usl-extrapolated") on to ``most``; return the speedups drawn."""
+    if fit is None or fit.under_determined:
+        return []
+    fitted = max(fit.node_counts)
+    colour = MODE_STYLE[Mode(fit.source)]["color"]
+    xs = np.geomspace(1, fitted, 200) if fitted > 1 else np.array([1.0])
+    ys = usl_speedup(xs, fit.sigma, fit.kappa)
+    label = usl_legend_label(fit)
+    if most > fitted:
+        label += f"\ndotted: beyond the {fitted} nodes fitted"
+        beyond = np.geomspace(fitted, most, 100)
+        more = usl_speedup(beyond, fit.sigma, fit.kappa)
+        ax.plot(beyond, more, linestyle=":", linewidth=1.4, color=colour, gid="usl-extrapolated")
+        ys = np.concatenate([ys, more])
+    ax.plot(xs, ys[:len(xs)], linestyle="--", linewidth=1.4, color=colour, label=label, gid="usl")
+    return [float(y) for y in ys]
 
 
 def _axes_of(trials: Sequence[TrialResult]) -> tuple[str | None, list[str]]:
@@ -433,4 +492,128 @@ def waterfall(steps: Sequence[tuple[str, float]], title: str = "Where the speedu
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
+    return fig
+
+
+def karp_flatt(rows: Sequence[Row], title: str = "Karp-Flatt serial fraction") -> Figure:
+    """The Karp-Flatt serial fraction e = (1/S - 1/N) / (1 - 1/N) by number of nodes, one marker
+    series per mode, each point with its value and, from the speedup's 95 % interval, an error
+    bar. How to read it is written under it: flat over N is fixed serial work (Amdahl's, e is
+    then his serial fraction), rising with N is overhead that grows with N."""
+    fig = _figure(8, 4.8)
+    drawn = [r for r in rows if r.karp_flatt is not None and r.speedup is not None]
+    if not drawn:
+        return _empty(fig, title, "no Karp-Flatt fraction: it needs a speedup on more than "
+                                  "1 node")
+    ax = fig.add_subplot()
+    shift = {Mode.MEASURED: 2 ** -0.05, Mode.REPLAY: 2 ** 0.05, Mode.MODEL: 1.0}
+    for mode in (Mode.MEASURED, Mode.REPLAY, Mode.MODEL):
+        of_mode = sorted((r for r in drawn if r.mode is mode), key=lambda r: (r.nodes, r.name))
+        if not of_mode:
+            continue
+        style = MODE_STYLE[mode]
+        xs = [r.nodes * shift[mode] for r in of_mode]
+        es = [float(r.karp_flatt) for r in of_mode]  # type: ignore[arg-type]
+        # e falls as S rises: the interval's high speedup gives the low e.
+        spans = [_karp_flatt_span(r) for r in of_mode]
+        low = [e - span[0] if span else 0.0 for e, span in zip(es, spans, strict=True)]
+        high = [span[1] - e if span else 0.0 for e, span in zip(es, spans, strict=True)]
+        points = ax.errorbar(xs, es, yerr=[low, high] if any(spans) else None,
+                             fmt=style["marker"], linestyle=":", linewidth=0.8,
+                             color=style["color"], markersize=7, capsize=4,
+                             label=mode.value + (" (some oversubscribed)"
+                                                 if any(r.oversubscribed for r in of_mode)
+                                                 else ""))
+        points.lines[0].set_gid(f"karp-flatt:{mode.value}")
+        for x, e, r in zip(xs, es, of_mode, strict=True):
+            side = -1 if mode is Mode.MEASURED else 1
+            ax.annotate(f"{e:.3f}" + (" (oversubscribed)" if r.oversubscribed else ""),
+                        (x, e), xytext=(8 * side, 0), textcoords="offset points",
+                        ha="right" if side < 0 else "left", va="center", fontsize=8,
+                        color=style["color"])
+    ax.axhline(0, color="#888888", linewidth=0.8)
+    ax.set_xscale("log", base=2)
+    nodes = sorted({r.nodes for r in drawn})
+    ax.set_xticks(nodes, [str(n) for n in nodes])
+    ax.set_xticks([], minor=True)
+    ax.set_xlim(min(nodes) / 1.6, max(nodes) * 1.6)
+    tops = [r.karp_flatt for r in drawn] + [s[1] for r in drawn if (s := _karp_flatt_span(r))]
+    bottoms = [r.karp_flatt for r in drawn] + [s[0] for r in drawn if (s := _karp_flatt_span(r))]
+    top, bottom = max(max(tops), 0.0), min(min(bottoms), 0.0)  # type: ignore[type-var]
+    pad = (top - bottom) * 0.15 or 0.05
+    ax.set_ylim(bottom - (pad if bottom < 0 else 0), top + pad)
+    ax.set_xlabel("nodes")
+    ax.set_ylabel("serial fraction e")
+    ax.set_title(f"{title}: e = (1/S − 1/N) / (1 − 1/N)")
+    ax.legend(title="mode", loc="upper left", fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.text(0.0, -0.14, "flat over N: fixed serial work (Amdahl); rising with N: overhead that "
+            "grows with N; below 0: superlinear" + ("\nbars: from the speedup's 95 % bootstrap "
+                                                    "interval over repeats"
+                                                    if any(map(_karp_flatt_span, drawn))
+                                                    else ""),
+            transform=ax.transAxes, fontsize=8, color="#555555", va="top",
+            gid="karp-flatt-caption")
+    return fig
+
+
+def _karp_flatt_span(row: Row) -> tuple[float, float] | None:
+    if row.speedup_interval is None:
+        return None
+    low_s, high_s = row.speedup_interval
+    a, b = _kf(high_s, row.nodes), _kf(low_s, row.nodes)
+    return (a, b) if a is not None and b is not None else None
+
+
+def _kf(speedup_n: float, nodes: int) -> float | None:
+    return figures.karp_flatt(speedup_n, nodes) if speedup_n > 0 else None
+
+
+def time_to_quality(curves: dict[str, Sequence[QualityPoint]], *,
+                    modes: dict[str, Mode] | None = None,
+                    until: dict[str, float] | None = None,
+                    title: str = "Time to quality") -> Figure:
+    """The best-so-far test error (%) by seconds since the grid's first dispatch, a step line per
+    label (``bench.time_to_quality.curves``: "<profile> (<mode>)"), the best so far chosen on
+    validation. A ring marks where each line reaches its final best (its time in the legend).
+    ``modes`` (label -> mode) draws replayed lines dashed and model ones dotted; ``until``
+    (label -> seconds, e.g. the grid's wall time) carries a line on to where its grid ended."""
+    fig = _figure(8, 4.8)
+    drawn = {label: list(points) for label, points in curves.items() if points}
+    if not drawn:
+        return _empty(fig, title, "no trial of these grid runs has metrics")
+    ax = fig.add_subplot()
+    dashes = {Mode.MEASURED: "-", Mode.REPLAY: "--", Mode.MODEL: ":"}
+    top = 0.0
+    for i, (label, points) in enumerate(drawn.items()):
+        colour = f"C{i % 10}"
+        xs = [p.seconds for p in points]
+        ys = [p.test_error * 100 if p.test_error is not None else math.nan for p in points]
+        end = (until or {}).get(label)
+        if end is not None and end > xs[-1]:
+            xs, ys = [*xs, end], [*ys, ys[-1]]
+        mode = (modes or {}).get(label)
+        best = points[-1]
+        error = _percent(best.test_error) if best.test_error is not None else "no test error"
+        ax.plot(xs, ys, drawstyle="steps-post", color=colour, linewidth=1.6,
+                linestyle=dashes[mode] if mode else "-", gid=f"curve:{label}",
+                label=f"{label}: best {error} at {best.seconds:.1f} s")
+        ax.plot([best.seconds], [ys[len(points) - 1]], linestyle="none", marker="o",
+                markersize=9, markerfacecolor="none", markeredgecolor=colour,
+                markeredgewidth=1.8, gid=f"final-best:{label}")
+        top = max([top, *[y for y in ys if not math.isnan(y)]])
+    ax.set_xlim(left=0)
+    ax.set_ylim(0, (top or 1.0) * 1.12)
+    ax.set_xlabel("seconds since the grid's first trial was dispatched (result at the driver)")
+    ax.set_ylabel("test error of the best so far (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best", title="ring: final best (chosen on validation)",
+              title_fontsize=8)
+    ax.text(0.0, -0.14, "a step each time a better configuration's result reaches the driver: "
+            "best on validation error, its test error drawn;\nfailed or diverged trials "
+            "improve nothing" + "".join(f"; {dash}: {mode.value}" for mode, dash in (
+                (Mode.REPLAY, "dashed"), (Mode.MODEL, "dotted"))
+                if mode in (modes or {}).values()),
+            transform=ax.transAxes, fontsize=8, color="#555555", va="top", gid="ttq-caption")
     return fig

@@ -11,9 +11,11 @@ from typing import Any
 
 from tabulate import tabulate
 
+from bench import scalability
 from bench.analysis import Accuracy, Row, RunSummary
 from bench.environment import machine_fingerprint
 from bench.records import FORMAT_VERSION, Mode
+from bench.scalability import UslFit
 from bench.scaling_model import ERROR_TARGET, SHOWN_NODES, ModelError, Overheads, Waterfall
 from bench.time_breakdown import PARTS
 
@@ -211,13 +213,48 @@ def _waterfall(w: Waterfall) -> str:
     return text + (f"; last wave held by {', '.join(w.stragglers)}" if w.stragglers else "")
 
 
+def usl_fit(summary: RunSummary) -> UslFit | None:
+    """Gunther's USL fitted on the run's speedups: on the replayed points when they cover four
+    node counts (a `--nodes` sweep), else on the measured ones; None without speedups."""
+    fits = [f for mode in (Mode.REPLAY, Mode.MEASURED)
+            if (f := scalability.fit_summary(summary, mode)) is not None]
+    return next((f for f in fits if not f.under_determined), fits[0] if fits else None)
+
+
+def scaling_lines(summary: RunSummary) -> list[str]:
+    """The USL fit (or why there is none) and each row's time to the best configuration."""
+    out = []
+    fit = usl_fit(summary)
+    if fit is not None and fit.under_determined:
+        out.append(f"USL fit ({fit.source} points): under-determined, not a prediction: "
+                   f"{fit.reason}; `bench run --nodes 1,2,4,8,13` sweeps enough node counts")
+    elif fit is not None:
+        def interval(i: tuple[float, float] | None) -> str:
+            return f" [{i[0]:.4f}, {i[1]:.4f}]" if i else ""
+        peak = (f", peak at N = {fit.peak_nodes:.1f}" if fit.peak_nodes is not None
+                else ", no peak (kappa 0)")
+        out.append(
+            f"USL fit ({fit.source} points at N = {', '.join(map(str, fit.node_counts))}): "
+            f"sigma {fit.sigma:.4f}{interval(fit.sigma_interval)} (contention), kappa "
+            f"{fit.kappa:.5f}{interval(fit.kappa_interval)} (coherency){peak}"
+            + (f", R² {fit.r_squared:.3f}" if fit.r_squared is not None else "")
+            + (f"; {fit.interval_note}" if fit.interval_note else ""))
+    ttb = [f"{r.name} ({r.mode.value}) {r.time_to_best_s:.1f} s of {r.wall.mean:.1f} s"
+           for r in summary.rows if r.time_to_best_s is not None]
+    if ttb and summary.accuracy is not None:
+        out.append(f"time to quality (until the best configuration on validation, "
+                   f"{summary.accuracy.best_trial_id}, had arrived; latest repeat): "
+                   + ", ".join(ttb))
+    return out
+
+
 def model_lines(summary: RunSummary) -> list[str]:
     """The model's error on every row, its overheads and each profile's speedup waterfall."""
     if not summary.model or summary.overheads is None:
         return []
     return [_model_errors(summary), _overheads(summary.overheads, summary.reference),
             *(f"speedup lost, {_waterfall(w)}" for w in summary.waterfalls),
-            *order_lines(summary)]
+            *order_lines(summary), *scaling_lines(summary)]
 
 
 def to_table(summary: RunSummary) -> str:

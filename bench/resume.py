@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from bench.cluster.profile import load_profile
+from bench.cluster.profile import load_profile, with_nodes
 from bench.errors import UserError
 from bench.plan import PlannedProfile
 from bench.records import Mode, TrialResult, TrialSpec
@@ -79,6 +79,8 @@ def load_resume(run: RunDirectory, host_cores: int, knobs: TestKnobs) -> RunJob:
     planned = []
     for p in meta["profiles"]:
         profile = load_profile(p.get("path") or p["name"])
+        if p.get("sweep_of"):  # one node count of a sweep of that profile
+            profile = with_nodes(profile, p["nodes"])
         if profile.definition_hash() != p["hash"]:
             raise UserError(
                 f"cluster profile '{p['name']}' changed since this run began", where=where,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pyspark import SparkConf, SparkContext
 
-from bench.cluster import Cluster
+from bench.cluster import Cluster, ClusterProfile
 from bench.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -34,8 +34,10 @@ def executor_environment(threads: int) -> dict[str, str]:
     }
 
 
-def spark_conf(cluster: Cluster, app_name: str) -> SparkConf:
-    profile = cluster.profile
+def spark_conf(cluster: Cluster, app_name: str,
+               profile: ClusterProfile | None = None) -> SparkConf:
+    """The application's settings; ``profile`` (a sweep's node count) overrides the cluster's."""
+    profile = profile or cluster.profile
     conf = SparkConf(loadDefaults=False)
     conf.setMaster(cluster.master_url).setAppName(app_name)
     settings = {
@@ -69,12 +71,14 @@ def spark_conf(cluster: Cluster, app_name: str) -> SparkConf:
 
 @contextlib.contextmanager
 def spark_context(
-    cluster: Cluster, app_name: str, py_files: list[str], executor_timeout_s: float = 120.0
+    cluster: Cluster, app_name: str, py_files: list[str], executor_timeout_s: float = 120.0,
+    profile: ClusterProfile | None = None,
 ) -> Iterator[SparkContext]:
-    """A SparkContext on ``cluster`` with every expected executor registered; stopped on exit."""
+    """A SparkContext on ``cluster`` with every expected executor registered; stopped on exit.
+    ``profile``: use that many of the cluster's nodes (a sweep), not all of them."""
     if cluster.driver_host:
         os.environ.setdefault("SPARK_LOCAL_IP", cluster.driver_host)
-    conf = spark_conf(cluster, app_name)
+    conf = spark_conf(cluster, app_name, profile)
     # PySpark takes the executors' Python from this variable, not from the setting.
     python = conf.get("spark.pyspark.python")
     if python:
@@ -84,14 +88,14 @@ def spark_context(
         sc.setLogLevel("ERROR")
         for path in py_files:
             sc.addPyFile(path)
-        _wait_for_executors(sc, cluster, executor_timeout_s)
+        _wait_for_executors(sc, cluster, executor_timeout_s, (profile or cluster.profile).nodes)
         yield sc
     finally:
         sc.stop()
 
 
-def _wait_for_executors(sc: SparkContext, cluster: Cluster, timeout_s: float) -> None:
-    expected = cluster.profile.nodes
+def _wait_for_executors(sc: SparkContext, cluster: Cluster, timeout_s: float,
+                        expected: int) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
         # The status includes the driver's own block manager.

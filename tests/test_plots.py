@@ -77,8 +77,8 @@ def test_report_writes_every_picture_and_a_self_contained_html(grid_run: Path):
                  "20.00 %", "4.00 %", "80.0 %",  # baseline, best, relative error reduction
                  "learning_rate=1, neurons=64, momentum=0"):
         assert text in page, text
-    # each row's mode labelled, in the main and the phases table
-    assert page.count('class="mode mode-replay"') == 2 * 2
+    # each row's mode labelled, in the main, the where-the-time-goes and the phases table
+    assert page.count('class="mode mode-replay"') == 2 * 3
     assert page.count('class="mode mode-measured"') == 2 * 2
 
 
@@ -297,3 +297,168 @@ def test_save_png_writes_the_png_it_returns(grid_run: Path, tmp_path: Path):
     data = plots.save_png(plots.wall_time(summary), tmp_path / "w.png")
     assert (tmp_path / "w.png").read_bytes() == data
     assert png_size(data) == (8 * plots.DPI, round(4.5 * plots.DPI))
+
+
+# The scalability pictures: the USL fit on the speedup chart, Karp-Flatt, time to quality.
+
+
+def usl_run(tmp_path: Path) -> Path:
+    """The made grid run with replayed 4- and 8-node profiles too: 2, 4, 8, 13 nodes replayed."""
+    from made_runs import GRID_ROWS
+
+    return write_grid_run(tmp_path / "usl", rows={
+        **GRID_ROWS, ("4-node", Mode.REPLAY, 4): [1.0, 1.05, 0.95],
+        ("8-node", Mode.REPLAY, 8): [1.0, 1.1, 1.0]})
+
+
+def texts(ax) -> list[str]:
+    return [t.get_text() for t in ax.texts]
+
+
+def test_speedup_draws_a_determined_usl_fit_dashed_with_sigma_and_kappa(tmp_path: Path):
+    from bench.scalability import fit_summary, usl_speedup
+
+    summary, _ = load(usl_run(tmp_path))
+    fit = fit_summary(summary, Mode.REPLAY, resamples=100)
+    assert not fit.under_determined
+    fig = plots.speedup(summary, usl=fit)
+    ax = fig.axes[0]
+    lines = by_gid(ax, "")
+    usl = lines["usl"]
+    assert usl.get_linestyle() == "--"
+    assert usl.get_color() == plots.MODE_STYLE[Mode.REPLAY]["color"]
+    xs, ys = usl.get_xdata(), usl.get_ydata()
+    assert xs[0] == pytest.approx(1) and xs[-1] == pytest.approx(13)
+    assert ys == pytest.approx(usl_speedup(xs, fit.sigma, fit.kappa))
+    label = usl.get_label()
+    assert label.startswith(f"USL fit (replay): σ = {fit.sigma:.3f} [")
+    assert f"κ = {fit.kappa:.2g} [" in label
+    assert "95 % bootstrap intervals" in label and "peak at N* = " in label
+    assert label in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "ideal" in lines and "measured" in lines and "replay" in lines  # the rest is there
+    assert not [t for t in texts(ax) if "USL" in t]
+    assert "usl-extrapolated" not in lines and "dotted" not in label  # fitted up to 13 nodes
+    data = plots.save_png(fig, tmp_path / "speedup_usl.png")
+    assert (tmp_path / "speedup_usl.png").stat().st_size == len(data) > 10_000
+
+
+def test_speedup_draws_a_usl_fit_dotted_beyond_the_nodes_it_was_fitted_on(grid_run: Path):
+    from bench.scalability import fit_usl, usl_speedup
+
+    summary, _ = load(grid_run)  # runs up to 13 nodes
+    fit = fit_usl([(n, float(usl_speedup(n, 0.05, 0.01))) for n in (1, 2, 4, 8)],
+                  mode=Mode.REPLAY)
+    lines = by_gid(plots.speedup(summary, usl=fit).axes[0], "usl")
+    assert lines["usl"].get_xdata()[-1] == pytest.approx(8)
+    beyond = lines["usl-extrapolated"]
+    assert beyond.get_linestyle() == ":"
+    assert (beyond.get_xdata()[0], beyond.get_xdata()[-1]) == pytest.approx((8, 13))
+    assert beyond.get_ydata() == pytest.approx(usl_speedup(beyond.get_xdata(), fit.sigma,
+                                                           fit.kappa))
+    assert lines["usl"].get_label().endswith("\ndotted: beyond the 8 nodes fitted")
+    assert "(beyond the data)" in lines["usl"].get_label()  # its peak, N* = 9.7
+
+
+def test_speedup_usl_label_without_repeats_or_peak():
+    from bench.scalability import fit_usl, usl_speedup
+
+    fit = fit_usl([(n, float(usl_speedup(n, 0.1, 0.0))) for n in (1, 2, 4, 8)],
+                  mode=Mode.MEASURED)
+    assert plots.usl_legend_label(fit) == ("USL fit (measured): σ = 0.100, κ = 0\n"
+                                           "no peak (κ = 0); no interval (no repeats)")
+
+
+def test_speedup_writes_an_under_determined_usl_as_a_note_not_a_curve(grid_run: Path):
+    from bench.scalability import fit_summary
+
+    summary, _ = load(grid_run)
+    fit = fit_summary(summary, Mode.MEASURED)  # 1 and 2 nodes
+    assert fit.under_determined
+    ax = plots.speedup(summary, usl=fit).axes[0]
+    assert "usl" not in by_gid(ax, "")
+    note = next(t for t in ax.texts if t.get_gid() == "usl-note")
+    assert note.get_text() == ("USL fit (measured): under-determined (2 node counts < 4: 1, 2), "
+                               "not drawn")
+    assert not [t for t in ax.get_legend().get_texts() if "USL" in t.get_text()]
+    # without a fit: as before, no USL anywhere
+    ax = plots.speedup(summary).axes[0]
+    assert "usl" not in by_gid(ax, "") and not [t for t in texts(ax) if "USL" in t]
+
+
+def test_karp_flatt_has_a_marker_per_row_by_mode_and_says_how_to_read_it(tmp_path: Path):
+    from bench import figures
+
+    summary, _ = load(usl_run(tmp_path))
+    fig = plots.karp_flatt(summary.rows)
+    ax = fig.axes[0]
+    series = by_gid(ax, "karp-flatt:")
+    assert set(series) == {"karp-flatt:measured", "karp-flatt:replay"}
+    for mode in (Mode.MEASURED, Mode.REPLAY):
+        rows = sorted((r for r in summary.rows if r.mode is mode and r.nodes > 1),
+                      key=lambda r: r.nodes)
+        got = series[f"karp-flatt:{mode.value}"].get_xydata()
+        assert got[:, 1] == pytest.approx([r.karp_flatt for r in rows])
+        assert got[:, 0] == pytest.approx([r.nodes for r in rows], rel=0.1)
+        assert [r.karp_flatt for r in rows] == \
+            pytest.approx([figures.karp_flatt(r.speedup, r.nodes) for r in rows])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["measured", "replay"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2", "4", "8", "13"]
+    caption = next(t for t in ax.texts if t.get_gid() == "karp-flatt-caption").get_text()
+    assert "flat over N: fixed serial work" in caption
+    assert "rising with N: overhead that grows with N" in caption
+    assert "95 % bootstrap interval" in caption
+    assert "e = (1/S − 1/N) / (1 − 1/N)" in ax.get_title()
+    # each value written beside its point
+    assert f"{summary.rows[-1].karp_flatt:.3f}" in texts(ax)
+    data = plots.save_png(fig, tmp_path / "karp_flatt.png")
+    assert png_size(data) == (8 * plots.DPI, round(4.8 * plots.DPI))
+
+
+def test_karp_flatt_without_a_multi_node_speedup_says_so():
+    ax = plots.karp_flatt([]).axes[0]
+    assert ax.texts[0].get_text() == \
+        "no Karp-Flatt fraction: it needs a speedup on more than 1 node"
+
+
+def test_time_to_quality_has_a_step_line_per_label_and_rings_the_final_best(grid_run: Path,
+                                                                           tmp_path: Path):
+    from bench.time_to_quality import curves
+
+    summary, trials = load(grid_run)
+    got = curves(trials, repeat=0)
+    modes = {f"{r.name} ({r.mode.value})": r.mode for r in summary.rows}
+    until = {"local (measured)": 100.0}
+    fig = plots.time_to_quality(got, modes=modes, until=until)
+    ax = fig.axes[0]
+    lines = by_gid(ax, "curve:")
+    assert sorted(lines) == sorted(f"curve:{label}" for label in got)
+    for label, points in got.items():
+        line = lines[f"curve:{label}"]
+        assert line.get_drawstyle() == "steps-post"
+        expected = [[p.seconds, p.test_error * 100] for p in points]
+        if label in until:  # carried on to the end of its grid at the final best's level
+            expected.append([100.0, points[-1].test_error * 100])
+        assert line.get_xydata() == pytest.approx(np.array(expected))
+        ring = by_gid(ax, f"final-best:{label}")[f"final-best:{label}"]
+        assert ring.get_xydata() == pytest.approx(
+            np.array([[points[-1].seconds, points[-1].test_error * 100]]))
+        assert line.get_linestyle() == ("--" if modes[label] is Mode.REPLAY else "-")
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    best = got["local (measured)"][-1]
+    assert f"local (measured): best 4.00 % at {best.seconds:.1f} s" in legend
+    assert len(legend) == len(got)
+    assert ax.get_xlabel().startswith("seconds since the grid's first trial was dispatched")
+    assert ax.get_ylabel() == "test error of the best so far (%)"
+    caption = next(t for t in ax.texts if t.get_gid() == "ttq-caption").get_text()
+    assert "best on validation error, its test error drawn" in caption
+    assert caption.endswith("; dashed: replay")
+    data = plots.save_png(fig, tmp_path / "ttq.png")
+    assert png_size(data) == (8 * plots.DPI, round(4.8 * plots.DPI))
+    assert (tmp_path / "ttq.png").read_bytes() == data
+
+
+def test_time_to_quality_without_metrics_says_so():
+    ax = plots.time_to_quality({"p (measured)": []}).axes[0]
+    assert ax.texts[0].get_text() == "no trial of these grid runs has metrics"
+    assert plots.time_to_quality({}).axes[0].texts[0].get_text() == \
+        "no trial of these grid runs has metrics"

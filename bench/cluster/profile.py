@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from bench.errors import UserError
@@ -35,6 +35,9 @@ class ClusterProfile:
     trials_per_node: int = 1
     master: str | None = None  # None: bench starts a local standalone cluster of this shape
     spark: dict[str, str] = field(default_factory=dict)  # extra Spark settings
+    # A node-count sweep (`bench run --nodes`): this profile is `nodes` nodes of the cluster of
+    # profile ``sweep_of``, which is started once for the whole sweep.
+    sweep_of: str | None = None
 
     @property
     def slots(self) -> int:
@@ -53,6 +56,8 @@ class ClusterProfile:
     def definition_hash(self) -> str:
         d = asdict(self)
         del d["path"], d["description"], d["name"]
+        if d["sweep_of"] is None:  # hashes of profiles from before sweeps stay the same
+            del d["sweep_of"]
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def describe(self) -> dict:
@@ -68,6 +73,7 @@ class ClusterProfile:
             "spark": self.spark,
             "hash": self.definition_hash(),
             "path": str(self.path),
+            **({"sweep_of": self.sweep_of} if self.sweep_of else {}),
         }
 
 
@@ -123,6 +129,21 @@ def load_profile(name_or_path: str) -> ClusterProfile:
         name=name, path=path, description=description, nodes=nodes, cores=cores, memory=memory,
         executor_memory=executor_memory, trials_per_node=per_node, master=master, spark=spark,
     )
+
+
+def with_nodes(profile: ClusterProfile, nodes: int) -> ClusterProfile:
+    """``nodes`` nodes of ``profile``'s cluster, for a sweep: named ``<profile>@<nodes>``.
+
+    The sweep starts ``profile``'s cluster once and runs each node count as its own Spark
+    application limited to ``nodes`` executors (spark.cores.max), so every point of the sweep
+    has the same nodes, processes and network."""
+    if not 1 <= nodes <= profile.nodes:
+        raise UserError(
+            f"a sweep of profile '{profile.name}' can use 1 to {profile.nodes} nodes, not {nodes}",
+            where="--nodes", fix=f"list node counts from 1 to {profile.nodes}, or sweep a "
+                                 "bigger profile")
+    return replace(profile, name=f"{profile.name}@{nodes}", nodes=nodes,
+                   sweep_of=profile.name)
 
 
 def load_profiles(names: list[str]) -> list[ClusterProfile]:

@@ -11,7 +11,7 @@ from bench import __version__
 from bench.cluster import check_reachable
 from bench.cluster._local import LOOPBACK
 from bench.cluster.leftovers import clean_leftovers
-from bench.cluster.profile import DEFAULT_PROFILES, load_profiles, memory_mb
+from bench.cluster.profile import DEFAULT_PROFILES, load_profiles, memory_mb, with_nodes
 from bench.commands.report import write_report
 from bench.datasets import load_dataset
 from bench.environment import capture
@@ -38,6 +38,23 @@ def _positive_int(text: str) -> int:
     return value
 
 
+SWEPT_PROFILE = "13-node"  # what --nodes sweeps without --clusters
+
+
+def _node_counts(text: str) -> list[int]:
+    try:
+        counts = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be node counts separated by commas, like 1,2,4,8,13; got {text!r}") from None
+    if not counts or counts[0] < 1:
+        raise argparse.ArgumentTypeError(f"node counts must be 1 or more, got {text!r}")
+    if counts[0] != 1:
+        raise argparse.ArgumentTypeError(
+            f"a sweep needs 1 node, the reference its speedups divide: add 1 to {text!r}")
+    return counts
+
+
 def add_parser(verbs: argparse._SubParsersAction) -> None:
     parser = verbs.add_parser("run", help="run a workload's grid on cluster profiles")
     parser.add_argument("--workload", metavar="NAME|PATH", default=None,
@@ -52,6 +69,11 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--mode", choices=[m.value for m in ModeChoice], default=None,
                         help="auto: replay profiles bigger than this host (default); measured: "
                              "real trials everywhere; replay: replay every multi-node profile")
+    parser.add_argument("--nodes", type=_node_counts, default=None, metavar="1,2,4,8,13",
+                        help="sweep node counts on one cluster: the one profile of --clusters "
+                             "(default: 13-node) is started once and each count runs as its "
+                             "own application on that many of its nodes; 4 or more counts "
+                             "let the report fit the Universal Scalability Law")
     parser.add_argument("--order", choices=ORDERS, default=None,
                         help="dispatch order of the trials: longest_first (the longest expected "
                              "first, from the 1-node durations of this run; default) or grid "
@@ -129,12 +151,18 @@ def main(args: argparse.Namespace) -> int:
 def _new(args: argparse.Namespace) -> RunJob:
     workload = load_workload(args.workload)
     specs = workload.trials(args.grid)
-    names = [n.strip() for n in (args.clusters or ",".join(DEFAULT_PROFILES)).split(",")
-             if n.strip()]
+    default = SWEPT_PROFILE if args.nodes else ",".join(DEFAULT_PROFILES)
+    names = [n.strip() for n in (args.clusters or default).split(",") if n.strip()]
     if not names:
         raise UserError("no cluster profile given", where="--clusters",
                         fix="name at least one, e.g. --clusters local,2-node")
     profiles = load_profiles(names)
+    if args.nodes:
+        if len(profiles) != 1:
+            raise UserError(f"--nodes sweeps one cluster, and --clusters names {len(profiles)}",
+                            where="--clusters", fix="name the one profile to sweep, e.g. "
+                                                    f"--clusters {SWEPT_PROFILE}")
+        profiles = [with_nodes(profiles[0], n) for n in args.nodes]
     knobs = read_test_knobs()
     planned = plan(profiles, ModeChoice(args.mode or "auto"), usable_cores())
     _check_node_type(profiles)
@@ -145,7 +173,7 @@ def _new(args: argparse.Namespace) -> RunJob:
 
 def _resumed(args: argparse.Namespace) -> tuple[RunDirectory, RunJob]:
     given = [f"--{name}" for name in ("workload", "grid", "clusters", "repeats", "mode",
-                                                "order")
+                                                "order", "nodes")
              if getattr(args, name) is not None]
     if given:
         raise UserError(f"--resume takes the run's own settings; {', '.join(given)} cannot "
