@@ -84,6 +84,18 @@ class OrderCheck:
 
 
 @dataclass(frozen=True)
+class WeakRun:
+    """Weak scaling: the grid's first k x N trials once on N nodes (`--trials-per-node k`)."""
+
+    name: str
+    mode: Mode
+    nodes: int
+    trials: int
+    wall_s: float  # T(N, kN)
+    serial_s: list[float] | None  # those trials' 1-node compute; None without a reference
+
+
+@dataclass(frozen=True)
 class Mismatch:
     trial_id: str
     profile: str
@@ -131,6 +143,7 @@ class RunSummary:
     waterfalls: list[scaling_model.Waterfall] = field(default_factory=list)
     order: str = "grid"  # the trials' dispatch order (bench.trial_order)
     order_checks: list[OrderCheck] = field(default_factory=list)
+    weak_runs: list[WeakRun] = field(default_factory=list)
 
 
 def _key(r: TrialResult | ProfileRun) -> tuple[str, Mode]:
@@ -144,9 +157,10 @@ def summarize_run(
     expected_trials = meta["workload"]["trials"]
     order = meta.get("options", {}).get("order", "grid")
     checks = [pr for pr in profile_runs if pr.order_check]
+    weak = [pr for pr in profile_runs if pr.weak_trial_ids]
     runs_by_row: dict[tuple[str, Mode], list[ProfileRun]] = defaultdict(list)
     for pr in profile_runs:
-        if not pr.order_check:
+        if not pr.is_extra:
             runs_by_row[_key(pr)].append(pr)
     trials_by_row: dict[tuple[str, Mode], list[TrialResult]] = defaultdict(list)
     for t in trials:
@@ -244,7 +258,8 @@ def summarize_run(
         trial_metrics=_trial_metrics(accuracy, trials_by_row), order=order,
     )
     summary = _with_model(summary, trials_by_row[reference] if reference else [])
-    return dataclasses.replace(summary, order_checks=_order_checks(summary, checks))
+    return dataclasses.replace(summary, order_checks=_order_checks(summary, checks),
+                               weak_runs=_weak_runs(summary, weak))
 
 
 def _time_to_best(trials: list[TrialResult], best_trial_id: str) -> float | None:
@@ -261,6 +276,20 @@ def _time_to_best(trials: list[TrialResult], best_trial_id: str) -> float | None
 def _mean_or_none(values: list[float | None]) -> float | None:
     known = [v for v in values if v is not None]
     return statistics.fmean(known) if known else None
+
+
+def _weak_runs(summary: RunSummary, runs: list[ProfileRun]) -> list[WeakRun]:
+    """The latest weak-scaling run of each profile and mode, with the 1-node compute of its
+    trials (the reference row's, mean over repeats) as the serial time it stands for."""
+    ref = next((r for r in summary.rows
+                if r.mode is Mode.MEASURED and r.name == summary.reference), None)
+    latest = {_key(r): r for r in sorted(runs, key=lambda r: r.started_at)}
+    out = []
+    for (name, mode), r in latest.items():
+        serial = ([ref.trial_compute_s[t] for t in r.weak_trial_ids]
+                  if ref and all(t in ref.trial_compute_s for t in r.weak_trial_ids) else None)
+        out.append(WeakRun(name, mode, r.nodes, len(r.weak_trial_ids), r.wall_s, serial))
+    return sorted(out, key=lambda w: (w.nodes, w.name, _MODE_ORDER[w.mode]))
 
 
 def _order_checks(summary: RunSummary, checks: list[ProfileRun]) -> list[OrderCheck]:

@@ -72,11 +72,14 @@ def run_experiment(
     knobs: TestKnobs | None = None,
     resume: ResumeState | None = None,
     order: Order = DEFAULT_ORDER,
+    trials_per_node: int = 0,
 ) -> None:
     """Run every planned profile; with ``resume``, only what the run directory has no result of.
 
     Trials are dispatched in ``order`` (bench.trial_order); a replayed profile also runs its grid
-    once in the other order, so the report can say which order the runner should use."""
+    once in the other order, so the report can say which order the runner should use. With
+    ``trials_per_node`` k, every multi-node profile and mode also runs the grid's first k x nodes
+    trials once (weak scaling), when the grid has that many."""
     resume = resume or ResumeState()
     reference: list[TrialResult] = []
     shared: dict[str, Cluster] = {}  # a sweep's cluster, started once for all its node counts
@@ -97,7 +100,8 @@ def run_experiment(
             if todo:
                 results = _run_profile(workload, specs, pp, todo, run_dir, dataset, archive,
                                        reference, knobs or TestKnobs(), resume, order, repeats,
-                                       shared.get(sweep_of) if sweep_of else None)
+                                       shared.get(sweep_of) if sweep_of else None,
+                                       trials_per_node)
             else:  # finished before the resume: no cluster needed
                 results = []
             if pp.profile.nodes == 1:  # its measured durations drive replay
@@ -110,7 +114,7 @@ def _run_profile(
     workload: Workload, specs: list[TrialSpec], pp: PlannedProfile,
     todo: list[tuple[Mode, int]], run_dir: RunDirectory, dataset: Any, archive: str,
     reference: list[TrialResult], knobs: TestKnobs, resume: ResumeState, order: Order,
-    repeats: int, shared: Cluster | None = None,
+    repeats: int, shared: Cluster | None = None, trials_per_node: int = 0,
 ) -> list[TrialResult]:
     """The (mode, repeat) grid runs of ``todo`` on one cluster; the measured trial results.
     An order check is numbered ``repeats``, after the row's own repeats. ``shared``: a sweep's
@@ -136,15 +140,25 @@ def _run_profile(
                 log.info("%s %s: warm-up %.1f s on %d slots", profile.name, mode.value,
                          warmup_s, len(workers))
                 replay = replay_payloads(reference) if mode is Mode.REPLAY else None
-                runs = [(r, order, False) for m, r in todo if m is mode]
+                # (repeat, order, what for): the row's repeats, then the extra runs
+                runs: list[tuple[int, Order, str]] = [(r, order, "row")
+                                                      for m, r in todo if m is mode]
                 if mode is Mode.REPLAY:  # the order comparison: once more in the other order
-                    other: Order = "grid" if order != "grid" else "longest_first"
-                    runs.append((repeats, other, True))
-                for repeat, run_order, order_check in runs:
+                    runs.append((repeats, "grid" if order != "grid" else "longest_first",
+                                 "order check"))
+                weak = specs[:trials_per_node * profile.nodes]
+                if profile.nodes > 1 and trials_per_node and len(weak) == trials_per_node * \
+                        profile.nodes:
+                    runs.append((repeats + 1, order, "weak scaling"))
+                for repeat, run_order, purpose in runs:
                     grid_run = (profile.name, mode, repeat)
-                    earlier = [] if order_check else resume.results(grid_run)
-                    remaining = ordered(specs if order_check else resume.remaining(grid_run, specs),
-                                        run_order, expected_s)
+                    order_check = purpose == "order check"
+                    extra = purpose != "row"
+                    earlier = [] if extra else resume.results(grid_run)
+                    remaining = ordered(
+                        weak if purpose == "weak scaling" else
+                        specs if extra else resume.remaining(grid_run, specs),
+                        run_order, expected_s)
                     settings = TaskSettings(
                         profile=profile.name, mode=mode, repeat=repeat, model=workload.model,
                         epochs=workload.training.epochs,
@@ -156,14 +170,16 @@ def _run_profile(
                     label = f"{profile.name} {mode.value}"
                     if order_check:
                         label += f" ({run_order.replace('_', ' ')}, order check)"
+                    elif extra:
+                        label += f" ({purpose}, {len(remaining)} trials)"
                     elif repeats > 1:
                         label += f" {repeat + 1}/{repeats}"
                     results: list[TrialResult] = []
-                    with tqdm(total=len(specs), initial=len(earlier), desc=label, unit="trial",
-                              leave=True, disable=None) as bar:
+                    with tqdm(total=len(earlier) + len(remaining), initial=len(earlier),
+                              desc=label, unit="trial", leave=True, disable=None) as bar:
 
                         def on_result(result: TrialResult, bar=bar, results=results,
-                                      record=not order_check) -> None:
+                                      record=not extra) -> None:
                             if record:
                                 run_dir.append_trial(result)
                             results.append(result)
@@ -188,10 +204,12 @@ def _run_profile(
                         probe_s=(_mean_probe(earlier + results)
                                  if mode is Mode.MEASURED else None),
                         order=run_order, order_check=order_check,
+                        weak_trial_ids=([s.trial_id for s in remaining]
+                                        if purpose == "weak scaling" else []),
                         data_fetch_s=max(fetches) if fetches else None,
                     ))
                     log.info("%s: %d trials in %.2f s", label, len(results), timing.wall_s)
-                    if mode is Mode.MEASURED and not order_check:
+                    if mode is Mode.MEASURED and not extra:
                         measured += earlier + results
             data_bc.destroy()
     return measured

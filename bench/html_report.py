@@ -222,6 +222,10 @@ def to_html(summary: RunSummary, pictures: Sequence[Picture]) -> str:
             out.append(_figure(by_name["test_error"]))
         if "time_to_quality" in by_name:
             out.append(_figure(by_name["time_to_quality"]))
+    if summary.weak_runs:
+        out += ["<h2>Weak scaling</h2>", f"<p>{_e(render.WEAK_INTRO)}</p>",
+                _table(render.WEAK_HEADERS, render.weak_rows(summary),
+                       [w.mode for w in summary.weak_runs])]
     if any(r.slot_seconds for r in summary.rows):
         out += ["<h2>Where the time goes</h2>", f"<p>{_e(render.BREAKDOWN_INTRO)}</p>",
                 _table(render.BREAKDOWN_HEADERS, render.breakdown_rows(summary), modes)]

@@ -178,8 +178,16 @@ class ProfileRun:
     # An extra grid run in the other order, for the order comparison only: not one of the row's
     # repeats, and its trials are not recorded.
     order_check: bool = False
+    # A weak-scaling run (`--trials-per-node`): the first k x nodes trials of the grid, once;
+    # like an order check, not one of the row's repeats, and its trials are not recorded.
+    weak_trial_ids: list[str] = field(default_factory=list)
     # The warm-up's reading of the broadcast dataset: the slowest slot, seconds (None before it).
     data_fetch_s: float | None = None
+
+    @property
+    def is_extra(self) -> bool:
+        """An order check or a weak-scaling run: beside the row, not one of its repeats."""
+        return self.order_check or bool(self.weak_trial_ids)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -12,10 +12,10 @@ from typing import Any
 from tabulate import tabulate
 
 from bench import scalability
-from bench.analysis import Accuracy, Row, RunSummary
+from bench.analysis import Accuracy, Row, RunSummary, WeakRun
 from bench.environment import machine_fingerprint
 from bench.records import FORMAT_VERSION, Mode
-from bench.scalability import UslFit
+from bench.scalability import UslFit, WeakPoint
 from bench.scaling_model import ERROR_TARGET, SHOWN_NODES, ModelError, Overheads, Waterfall
 from bench.time_breakdown import PARTS
 
@@ -213,6 +213,24 @@ def _waterfall(w: Waterfall) -> str:
     return text + (f"; last wave held by {', '.join(w.stragglers)}" if w.stragglers else "")
 
 
+WEAK_HEADERS = ["profile", "mode", "nodes", "trials (k x N)", "T(N, kN) s",
+                "1-node compute s", "scaled speedup", "weak efficiency"]
+WEAK_INTRO = ("Weak scaling (Gustafson): the grid grows with the nodes, its first k x N trials "
+              "run once on N nodes; scaled speedup = the 1-node compute of those trials / "
+              "T(N, kN), weak efficiency = scaled speedup / N:")
+
+
+def weak_points(summary: RunSummary) -> list[tuple[WeakRun, WeakPoint | None]]:
+    return [(w, scalability.weak_point(w.nodes, w.trials, w.serial_s, w.wall_s, w.mode)
+             if w.serial_s else None) for w in summary.weak_runs]
+
+
+def weak_rows(summary: RunSummary) -> list[list[str]]:
+    return [[w.name, w.mode.value, str(w.nodes), str(w.trials), _num(w.wall_s),
+             _num(p.serial_s if p else None), _num(p.scaled_speedup if p else None),
+             _num(p.efficiency if p else None)] for w, p in weak_points(summary)]
+
+
 def usl_fit(summary: RunSummary) -> UslFit | None:
     """Gunther's USL fitted on the run's speedups: on the replayed points when they cover four
     node counts (a `--nodes` sweep), else on the measured ones; None without speedups."""
@@ -272,6 +290,9 @@ def to_table(summary: RunSummary) -> str:
     if summary.model:
         parts += ["", model_intro(summary), _model_table(summary, "simple"), "",
                   *model_lines(summary)]
+    if summary.weak_runs:
+        parts += ["", WEAK_INTRO, tabulate(weak_rows(summary), headers=WEAK_HEADERS,
+                                           disable_numparse=True)]
     if any(r.slot_seconds for r in summary.rows):
         parts += ["", BREAKDOWN_INTRO, tabulate(breakdown_rows(summary),
                                                 headers=BREAKDOWN_HEADERS, disable_numparse=True)]
@@ -304,6 +325,10 @@ def to_markdown(summary: RunSummary, meta: dict) -> str:
     if summary.model:
         md += ["", "## Model", "", model_intro(summary), "", _model_table(summary, "github"), "",
                *(f"- {line}" for line in model_lines(summary))]
+    if summary.weak_runs:
+        md += ["", "## Weak scaling", "", WEAK_INTRO, "",
+               tabulate(weak_rows(summary), headers=WEAK_HEADERS, tablefmt="github",
+                        disable_numparse=True)]
     if any(r.slot_seconds for r in summary.rows):
         md += ["", "## Where the time goes", "", BREAKDOWN_INTRO, "",
                tabulate(breakdown_rows(summary), headers=BREAKDOWN_HEADERS, tablefmt="github",
@@ -412,4 +437,8 @@ def _model_json(summary: RunSummary) -> dict:
         "waterfalls": [dataclasses.asdict(w) for w in summary.waterfalls],
         "order": summary.order,
         "order_checks": [dataclasses.asdict(c) for c in summary.order_checks],
+        "weak_scaling": [{**dataclasses.asdict(w), "mode": w.mode.value,
+                          "scaled_speedup": p.scaled_speedup if p else None,
+                          "weak_efficiency": p.efficiency if p else None}
+                         for w, p in weak_points(summary)],
     }

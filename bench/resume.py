@@ -34,7 +34,7 @@ class ResumeState:
     def of(cls, run: RunDirectory) -> ResumeState:
         state = cls()
         state.finished = {(r.profile, r.mode, r.repeat) for r in run.profile_runs()
-                          if not r.order_check}
+                          if not r.is_extra}
         for trial in run.trials():
             state.recorded[(trial.profile, trial.mode, trial.repeat)].append(trial)
         return state
@@ -63,6 +63,7 @@ class RunJob:
     knobs: TestKnobs
     state: ResumeState
     order: Order = DEFAULT_ORDER  # the trials' dispatch order (bench.trial_order)
+    trials_per_node: int = 0  # weak scaling's k (0: none)
 
 
 def load_resume(run: RunDirectory, host_cores: int, knobs: TestKnobs) -> RunJob:
@@ -97,4 +98,4 @@ def load_resume(run: RunDirectory, host_cores: int, knobs: TestKnobs) -> RunJob:
     options = meta["options"]
     return RunJob(workload, recorded["grid"], workload.trials(recorded["grid"]), planned,
                   int(options["repeats"]), options["mode"], knobs, ResumeState.of(run),
-                  options.get("order", "grid"))
+                  options.get("order", "grid"), int(options.get("trials_per_node", 0)))

@@ -221,3 +221,38 @@ def test_a_made_run_reports_the_model_in_markdown_and_json(tmp_path):
     assert data["model_overheads"]["warmup_s"] == 2.0
     assert data["waterfalls"][0]["steps"][2]["stage"] == "replay"
     assert all("stragglers" in p for p in data["profiles"])
+
+
+def test_order_checks_and_weak_runs_stand_beside_their_rows(tmp_path):
+    trials = [run_trial("local", Mode.MEASURED, i, start=s, secs=d)
+              for i, (s, d) in enumerate([(0, 2), (2, 1), (3, 1)])]
+    trials += [run_trial("2-node", Mode.REPLAY, i, start=s, secs=d)
+               for i, (s, d) in enumerate([(0, 2), (0, 1), (1, 1)])]
+    runs = [ProfileRun("local", Mode.MEASURED, 0, 1, 1, 1, 3, 4.0, 10.0, 2.0, False, 0.0, 4.0),
+            ProfileRun("2-node", Mode.REPLAY, 0, 2, 1, 2, 3, 2.0, 10.0, 2.0, False, 0.0, 2.0,
+                       order="longest_first"),
+            # the same grid in the other order, and the first 1 x 2 trials for weak scaling:
+            # neither may change the row's wall time
+            ProfileRun("2-node", Mode.REPLAY, 1, 2, 1, 2, 3, 3.0, 10.0, 2.0, False, 5.0, 8.0,
+                       order="grid", order_check=True),
+            ProfileRun("2-node", Mode.REPLAY, 2, 2, 1, 2, 2, 2.5, 10.0, 2.0, False, 9.0, 9.0,
+                       order="longest_first", weak_trial_ids=["a", "b"])]
+    meta = {**META, "options": {"order": "longest_first"}}
+    s = summarize_run(meta, trials, runs)
+    row = next(r for r in s.rows if r.mode is Mode.REPLAY)
+    assert row.wall_samples_s == [2.0] and row.speedup == 2.0
+    check = s.order_checks[0]
+    assert (check.order, check.wall_s, check.other_order, check.other_wall_s) == (
+        "longest_first", 2.0, "grid", 3.0)
+    # the model in both orders on 2 slots: 2 | 1, 1 either way here
+    assert check.model_wall_s == check.model_other_wall_s == 2.0
+    weak = s.weak_runs[0]
+    # trials a and b took 2 s and 1 s on 1 node: 3 s of work in 2.5 s on 2 nodes
+    assert (weak.nodes, weak.trials, weak.wall_s, weak.serial_s) == (2, 2, 2.5, [2.0, 1.0])
+    text = to_table(s)
+    assert "longest first 2.00 s vs in grid order 3.00 s" in text
+    assert "Weak scaling" in text and "1.20" in text  # scaled speedup 3 / 2.5
+    data = to_json(s, meta)
+    assert data["order"] == "longest_first"
+    assert data["weak_scaling"][0]["scaled_speedup"] == pytest.approx(1.2)
+    assert data["weak_scaling"][0]["weak_efficiency"] == pytest.approx(0.6)

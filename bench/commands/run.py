@@ -38,6 +38,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 0 or more, got {text!r}")
+    return value
+
+
 SWEPT_PROFILE = "13-node"  # what --nodes sweeps without --clusters
 
 
@@ -74,6 +84,10 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
                              "(default: 13-node) is started once and each count runs as its "
                              "own application on that many of its nodes; 4 or more counts "
                              "let the report fit the Universal Scalability Law")
+    parser.add_argument("--trials-per-node", type=_count, default=None, metavar="K",
+                        help="weak scaling: every multi-node profile also runs the grid's first "
+                             "K x nodes trials once, reported as scaled speedup (default: 1; "
+                             "0 turns it off)")
     parser.add_argument("--order", choices=ORDERS, default=None,
                         help="dispatch order of the trials: longest_first (the longest expected "
                              "first, from the 1-node durations of this run; default) or grid "
@@ -131,7 +145,7 @@ def main(args: argparse.Namespace) -> int:
     run.mark_latest()
     try:
         run_experiment(workload, job.specs, job.planned, job.repeats, run, dataset, job.knobs,
-                       job.state, job.order)
+                       job.state, job.order, job.trials_per_node)
     except BaseException:  # re-raised: an error, Ctrl-C or SIGTERM all end here first
         # Whatever finished is on disk; say where and how to finish, then let main() report
         # the cause.
@@ -168,12 +182,13 @@ def _new(args: argparse.Namespace) -> RunJob:
     _check_node_type(profiles)
     return RunJob(workload, args.grid or workload.default_grid, specs, planned,
                   args.repeats or 1, args.mode or "auto", knobs, ResumeState(),
-                  args.order or DEFAULT_ORDER)
+                  args.order or DEFAULT_ORDER,
+                  1 if args.trials_per_node is None else args.trials_per_node)
 
 
 def _resumed(args: argparse.Namespace) -> tuple[RunDirectory, RunJob]:
     given = [f"--{name}" for name in ("workload", "grid", "clusters", "repeats", "mode",
-                                                "order", "nodes")
+                                                "order", "nodes", "trials_per_node")
              if getattr(args, name) is not None]
     if given:
         raise UserError(f"--resume takes the run's own settings; {', '.join(given)} cannot "
@@ -200,7 +215,8 @@ def _create_run(out: Path, job: RunJob, java: str) -> RunDirectory:
         },
         "profiles": [pp.profile.describe() | {"modes": [m.value for m in pp.modes],
                                               "plan": pp.reason} for pp in job.planned],
-        "options": {"repeats": job.repeats, "mode": job.mode, "order": job.order},
+        "options": {"repeats": job.repeats, "mode": job.mode, "order": job.order,
+                    "trials_per_node": job.trials_per_node},
         "test_knobs": job.knobs.to_dict(),
         "environment": capture(java, PROJECT_ROOT),
     })
