@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench import figures, scaling_model, time_breakdown, time_to_quality
+from bench.deployment import DeploymentRun
 from bench.records import (
     COMPUTE_PHASES,
     PHASES,
@@ -144,6 +145,7 @@ class RunSummary:
     order: str = "grid"  # the trials' dispatch order (bench.trial_order)
     order_checks: list[OrderCheck] = field(default_factory=list)
     weak_runs: list[WeakRun] = field(default_factory=list)
+    deployments: list[DeploymentRun] = field(default_factory=list)  # the deployment step
 
 
 def _key(r: TrialResult | ProfileRun) -> tuple[str, Mode]:
@@ -151,7 +153,8 @@ def _key(r: TrialResult | ProfileRun) -> tuple[str, Mode]:
 
 
 def summarize_run(
-    meta: dict, trials: list[TrialResult], profile_runs: list[ProfileRun]
+    meta: dict, trials: list[TrialResult], profile_runs: list[ProfileRun],
+    deployments: Iterable[DeploymentRun] = (),
 ) -> RunSummary:
     notes: list[str] = []
     expected_trials = meta["workload"]["trials"]
@@ -256,6 +259,8 @@ def summarize_run(
         grid=meta["workload"]["grid"], reference=reference[0] if reference else None,
         rows=rows, accuracy=accuracy, environment=meta.get("environment", {}), notes=notes,
         trial_metrics=_trial_metrics(accuracy, trials_by_row), order=order,
+        deployments=sorted(deployments, key=lambda d: (d.nodes, d.profile,
+                                                       _MODE_ORDER[d.mode], d.started_at)),
     )
     summary = _with_model(summary, trials_by_row[reference] if reference else [])
     return dataclasses.replace(summary, order_checks=_order_checks(summary, checks),
@@ -444,6 +449,13 @@ def _with_replay_errors(rows: list[Row]) -> list[Row]:
 _COMPARED = ("status", "val_error", "test_error", "final_loss")
 
 
+def best_on_validation(trials: Iterable[TrialResult]) -> TrialResult | None:
+    """The configuration a search picks: the lowest validation error of the trials that ended
+    ok (MEASURE.md); a tie goes to the earlier one in the grid."""
+    ok = [t for t in trials if t.status is TrialStatus.OK]
+    return min(ok, key=lambda t: (t.val_error, t.index), default=None)
+
+
 def _accuracy(reference, runs_by_row, trials_by_row) -> Accuracy | None:
     measured = sorted((k for k in runs_by_row if k[1] is Mode.MEASURED),
                       key=lambda k: (k != reference, k[0]))
@@ -452,8 +464,7 @@ def _accuracy(reference, runs_by_row, trials_by_row) -> Accuracy | None:
     source = measured[0]
     base_set = {t.trial_id: t for t in trials_by_row[source] if t.repeat == 0}
     baseline = next((t for t in base_set.values() if t.is_baseline), None)
-    ok = [t for t in base_set.values() if t.status is TrialStatus.OK]
-    best = min(ok, key=lambda t: (t.val_error, t.index), default=None)
+    best = best_on_validation(base_set.values())
     mismatches: list[Mismatch] = []
     sets = 0
     for key in measured:

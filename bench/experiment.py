@@ -11,14 +11,17 @@ import time
 import uuid
 from collections import defaultdict
 from contextlib import ExitStack, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 import bench
+from bench.analysis import best_on_validation
 from bench.cluster import Cluster, cluster_for
 from bench.cluster.leftovers import write_owner
+from bench.deployment import DEFAULT_PARTITIONS, DEFAULT_ROWS, DeploymentRun, score, train_weights
 from bench.plan import PlannedProfile
 from bench.records import REPLAYED_PHASES, Mode, ProfileRun, TrialResult, TrialSpec
 from bench.result_channel import ResultChannel
@@ -28,6 +31,7 @@ from bench.runner import run_grid, warm_up_workers
 from bench.spark_session import spark_context
 from bench.tasks import TaskSettings
 from bench.test_knobs import TestKnobs
+from bench.training import TrainedWeights
 from bench.trial_order import DEFAULT_ORDER, Order, measured_seconds, ordered
 from bench.workload import Workload
 
@@ -62,6 +66,18 @@ def replay_payloads(reference: list[TrialResult]) -> dict[str, dict]:
     return payloads
 
 
+@dataclass
+class Deployment:
+    """The deployment step across a run's profiles (bench.deployment): the chosen configuration's
+    weights, retrained once, and the 1-node scoring that replayed profiles sleep for."""
+
+    rows: int
+    partitions: int = DEFAULT_PARTITIONS
+    trained: TrainedWeights | None = None
+    params: dict[str, Any] | None = None
+    reference: DeploymentRun | None = None  # the 1-node measured scoring
+
+
 def run_experiment(
     workload: Workload,
     specs: list[TrialSpec],
@@ -73,16 +89,20 @@ def run_experiment(
     resume: ResumeState | None = None,
     order: Order = DEFAULT_ORDER,
     trials_per_node: int = 0,
+    deploy_rows: int = DEFAULT_ROWS,
 ) -> None:
     """Run every planned profile; with ``resume``, only what the run directory has no result of.
 
     Trials are dispatched in ``order`` (bench.trial_order); a replayed profile also runs its grid
     once in the other order, so the report can say which order the runner should use. With
     ``trials_per_node`` k, every multi-node profile and mode also runs the grid's first k x nodes
-    trials once (weak scaling), when the grid has that many."""
+    trials once (weak scaling), when the grid has that many. With ``deploy_rows``, the
+    configuration best on validation is retrained once and scores that many rows on every
+    profile and mode (the deployment step)."""
     resume = resume or ResumeState()
     reference: list[TrialResult] = []
     shared: dict[str, Cluster] = {}  # a sweep's cluster, started once for all its node counts
+    deployment = Deployment(deploy_rows) if deploy_rows else None
     with tempfile.TemporaryDirectory(prefix="bench-ship-") as ship, ExitStack() as clusters:
         write_owner(Path(ship), [])
         archive = package_archive(Path(ship))
@@ -101,7 +121,7 @@ def run_experiment(
                 results = _run_profile(workload, specs, pp, todo, run_dir, dataset, archive,
                                        reference, knobs or TestKnobs(), resume, order, repeats,
                                        shared.get(sweep_of) if sweep_of else None,
-                                       trials_per_node)
+                                       trials_per_node, deployment)
             else:  # finished before the resume: no cluster needed
                 results = []
             if pp.profile.nodes == 1:  # its measured durations drive replay
@@ -115,6 +135,7 @@ def _run_profile(
     todo: list[tuple[Mode, int]], run_dir: RunDirectory, dataset: Any, archive: str,
     reference: list[TrialResult], knobs: TestKnobs, resume: ResumeState, order: Order,
     repeats: int, shared: Cluster | None = None, trials_per_node: int = 0,
+    deployment: Deployment | None = None,
 ) -> list[TrialResult]:
     """The (mode, repeat) grid runs of ``todo`` on one cluster; the measured trial results.
     An order check is numbered ``repeats``, after the row's own repeats. ``shared``: a sweep's
@@ -211,8 +232,48 @@ def _run_profile(
                     log.info("%s: %d trials in %.2f s", label, len(results), timing.wall_s)
                     if mode is Mode.MEASURED and not extra:
                         measured += earlier + results
+                if deployment is not None:
+                    _deploy(sc, deployment, workload, pp, mode, data_bc, run_dir, knobs,
+                            reference or measured)
             data_bc.destroy()
     return measured
+
+
+def _deploy(sc: Any, deployment: Deployment, workload: Workload, pp: PlannedProfile, mode: Mode,
+            data_bc: Any, run_dir: RunDirectory, knobs: TestKnobs,
+            reference: list[TrialResult]) -> None:
+    """Score the deployment rows on this profile in ``mode``; first retrain the chosen
+    configuration (on this cluster) if no profile has yet. Replay needs the 1-node scoring."""
+    if deployment.trained is None:
+        chosen = best_on_validation(t for t in reference if t.repeat == 0)
+        if chosen is None:
+            log.warning("deployment skipped: no trial of the 1-node run ended ok")
+            return
+        deployment.params = chosen.params
+        deployment.trained = train_weights(
+            sc, data_bc=data_bc, family=workload.model, params=chosen.params,
+            epochs=workload.training.epochs, batch_size=workload.training.batch_size,
+            seed=workload.training.seed + knobs.seed_offset,
+            expect_test_error=chosen.test_error)
+    if mode is Mode.REPLAY and deployment.reference is None:
+        log.warning("%s: deployment not replayed: the 1-node scoring did not run in this "
+                    "invocation", pp.profile.name)
+        return
+    assert deployment.params is not None
+    profile = pp.profile
+    with tqdm(total=1, desc=f"{profile.name} {mode.value} (deployment, {deployment.rows:,} rows)",
+              unit="job", leave=True, disable=None) as bar:
+        run = score(sc, weights=deployment.trained.weights, family=workload.model,
+                    params=deployment.params, data_bc=data_bc, rows=deployment.rows,
+                    partitions=deployment.partitions, profile=profile.name, mode=mode, repeat=0,
+                    nodes=profile.nodes, slots=profile.slots,
+                    replay=deployment.reference if mode is Mode.REPLAY else None)
+        bar.update()
+    run_dir.append_deployment(run)
+    if mode is Mode.MEASURED and profile.nodes == 1:
+        deployment.reference = run
+    log.info("%s %s: deployment %d rows in %.2f s", profile.name, mode.value, run.rows,
+             run.wall_s)
 
 
 def _mean_probe(results: list[TrialResult]) -> float | None:

@@ -222,6 +222,10 @@ def to_html(summary: RunSummary, pictures: Sequence[Picture]) -> str:
             out.append(_figure(by_name["test_error"]))
         if "time_to_quality" in by_name:
             out.append(_figure(by_name["time_to_quality"]))
+    if summary.deployments:
+        headers, rows = render.deployment_table(summary)
+        out += ["<h2>Deployment</h2>", f"<p>{_e(render.DEPLOYMENT_INTRO)}</p>",
+                _table(headers, rows, [Mode(row[headers.index("mode")]) for row in rows])]
     if summary.weak_runs:
         out += ["<h2>Weak scaling</h2>", f"<p>{_e(render.WEAK_INTRO)}</p>",
                 _table(render.WEAK_HEADERS, render.weak_rows(summary),

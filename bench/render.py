@@ -13,6 +13,7 @@ from tabulate import tabulate
 
 from bench import scalability
 from bench.analysis import Accuracy, Row, RunSummary, WeakRun
+from bench.deployment import deployment_rows
 from bench.environment import machine_fingerprint
 from bench.records import FORMAT_VERSION, Mode
 from bench.scalability import UslFit, WeakPoint
@@ -231,6 +232,16 @@ def weak_rows(summary: RunSummary) -> list[list[str]]:
              _num(p.efficiency if p else None)] for w, p in weak_points(summary)]
 
 
+DEPLOYMENT_INTRO = ("Deployment (as in 2016, once the best configuration was chosen): it is "
+                    "retrained once, its weights broadcast, and the test split replicated on "
+                    "the executors is scored in partitions; speedup is rows/s against the 1-node "
+                    "profile's, and the predictions must be identical on every profile:")
+
+
+def deployment_table(summary: RunSummary) -> tuple[list[str], list[list[str]]]:
+    return deployment_rows(summary.deployments, summary.reference)
+
+
 def usl_fit(summary: RunSummary) -> UslFit | None:
     """Gunther's USL fitted on the run's speedups: on the replayed points when they cover four
     node counts (a `--nodes` sweep), else on the measured ones; None without speedups."""
@@ -290,6 +301,9 @@ def to_table(summary: RunSummary) -> str:
     if summary.model:
         parts += ["", model_intro(summary), _model_table(summary, "simple"), "",
                   *model_lines(summary)]
+    if summary.deployments:
+        headers, rows = deployment_table(summary)
+        parts += ["", DEPLOYMENT_INTRO, tabulate(rows, headers=headers, disable_numparse=True)]
     if summary.weak_runs:
         parts += ["", WEAK_INTRO, tabulate(weak_rows(summary), headers=WEAK_HEADERS,
                                            disable_numparse=True)]
@@ -325,6 +339,10 @@ def to_markdown(summary: RunSummary, meta: dict) -> str:
     if summary.model:
         md += ["", "## Model", "", model_intro(summary), "", _model_table(summary, "github"), "",
                *(f"- {line}" for line in model_lines(summary))]
+    if summary.deployments:
+        headers, rows = deployment_table(summary)
+        md += ["", "## Deployment", "", DEPLOYMENT_INTRO, "",
+               tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)]
     if summary.weak_runs:
         md += ["", "## Weak scaling", "", WEAK_INTRO, "",
                tabulate(weak_rows(summary), headers=WEAK_HEADERS, tablefmt="github",
@@ -441,4 +459,5 @@ def _model_json(summary: RunSummary) -> dict:
                           "scaled_speedup": p.scaled_speedup if p else None,
                           "weak_efficiency": p.efficiency if p else None}
                          for w, p in weak_points(summary)],
+        "deployment": [d.to_dict() for d in summary.deployments],
     }

@@ -31,7 +31,7 @@ class Result:
 
 def summary_of_run(run: RunDirectory) -> dict[str, Any]:
     meta = run.meta()
-    return to_json(summarize_run(meta, run.trials(), run.profile_runs()), meta)
+    return to_json(summarize_run(meta, run.trials(), run.profile_runs(), run.deployments()), meta)
 
 
 def load_result(spec: str | Path) -> Result:

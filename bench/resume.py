@@ -64,6 +64,7 @@ class RunJob:
     state: ResumeState
     order: Order = DEFAULT_ORDER  # the trials' dispatch order (bench.trial_order)
     trials_per_node: int = 0  # weak scaling's k (0: none)
+    deploy_rows: int = 0  # rows the deployment step scores (0: none)
 
 
 def load_resume(run: RunDirectory, host_cores: int, knobs: TestKnobs) -> RunJob:
@@ -98,4 +99,5 @@ def load_resume(run: RunDirectory, host_cores: int, knobs: TestKnobs) -> RunJob:
     options = meta["options"]
     return RunJob(workload, recorded["grid"], workload.trials(recorded["grid"]), planned,
                   int(options["repeats"]), options["mode"], knobs, ResumeState.of(run),
-                  options.get("order", "grid"), int(options.get("trials_per_node", 0)))
+                  options.get("order", "grid"), int(options.get("trials_per_node", 0)),
+                  int(options.get("deploy_rows", 0)))

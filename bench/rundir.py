@@ -18,12 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bench.deployment import DeploymentRun
 from bench.errors import UserError
 from bench.records import FORMAT_VERSION, ProfileRun, TrialResult
 
 META = "run.json"
 TRIALS = "trials.jsonl"
 PROFILES = "profiles.jsonl"
+DEPLOYMENTS = "deployments.jsonl"  # the deployment step's scoring runs (bench.deployment)
 SUMMARY = "summary.json"
 REPORT = "report.md"
 HTML_REPORT = "report.html"  # the report with its pictures embedded
@@ -143,18 +145,24 @@ class RunDirectory:
     def append_profile_run(self, run: ProfileRun) -> None:
         _append_line(self.path / PROFILES, run.to_dict())
 
+    def append_deployment(self, run: DeploymentRun) -> None:
+        _append_line(self.path / DEPLOYMENTS, run.to_dict())
+
     def trials(self) -> list[TrialResult]:
         return _read_records(self.path / TRIALS, TrialResult.from_dict)
 
     def profile_runs(self) -> list[ProfileRun]:
         return _read_records(self.path / PROFILES, ProfileRun.from_dict)
 
+    def deployments(self) -> list[DeploymentRun]:
+        return _read_records(self.path / DEPLOYMENTS, DeploymentRun.from_dict)
+
     def repair_tails(self) -> list[str]:
-        """Cut a line a killed driver left half-written at the end of ``trials.jsonl`` or
-        ``profiles.jsonl``, so lines appended after it (a resume) stay readable. The files it
-        cut."""
+        """Cut a line a killed driver left half-written at the end of ``trials.jsonl``,
+        ``profiles.jsonl`` or ``deployments.jsonl``, so lines appended after it (a resume) stay
+        readable. The files it cut."""
         repaired = []
-        for name in (TRIALS, PROFILES):
+        for name in (TRIALS, PROFILES, DEPLOYMENTS):
             path = self.path / name
             if not path.exists():
                 continue

@@ -28,6 +28,7 @@ class TrainOutcome:
     # build, train, evaluate, cleanup (seconds)
     phases: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    weights: list[np.ndarray] | None = None  # with keep_weights: keras get_weights() order
 
 
 def warm_up() -> float:
@@ -101,6 +102,7 @@ def _out_of_memory(error: Exception) -> bool:
 def train_and_evaluate(
     data: Any, family: str, params: dict[str, Any], *, epochs: int, batch_size: int, seed: int,
     timeout_s: float | None = None, clock: Callable[[], float] = time.perf_counter,
+    keep_weights: bool = False,
 ) -> TrainOutcome:
     """Train ``family`` with ``params`` on ``data`` (a FloatData) and measure its errors.
 
@@ -150,6 +152,8 @@ def train_and_evaluate(
             phases["evaluate"] = clock() - t
             outcome = TrainOutcome(TrialStatus.OK, val_error, test_error, float(losses[-1]),
                                    phases)
+            if keep_weights:  # the deployment step: numpy arrays a driver without TF can hold
+                outcome.weights = [np.asarray(w) for w in model.get_weights()]
     except Exception as e:  # never BaseException: a Ctrl-C must stay an interrupt
         status = TrialStatus.OOM if _out_of_memory(e) else TrialStatus.FAILED
         outcome = TrainOutcome(status, phases=phases, error=traceback.format_exc())
@@ -160,3 +164,31 @@ def train_and_evaluate(
     gc.collect()
     phases["cleanup"] = clock() - t
     return outcome
+
+
+@dataclass
+class TrainedWeights:
+    """A trained model as plain numpy arrays (``keras.Model.get_weights()`` order), so a driver
+    without TensorFlow can hold it and broadcast it, with the metrics its trial recorded."""
+
+    status: TrialStatus
+    weights: list[np.ndarray] = field(default_factory=list)
+    val_error: float | None = None
+    test_error: float | None = None
+    final_loss: float | None = None
+    train_s: float | None = None  # build + fit + evaluate, seconds
+    error: str | None = None
+
+
+def trained_weights(
+    data: Any, family: str, params: dict[str, Any], *, epochs: int, batch_size: int, seed: int,
+) -> TrainedWeights:
+    """Train ``family`` with ``params`` exactly as its trial was trained (``train_and_evaluate``,
+    so with the trial's seed, epochs, batch size and TensorFlow threads its errors are the
+    trial's, bit for bit), and keep the weights. Failures are returned, never raised."""
+    begin = time.perf_counter()
+    outcome = train_and_evaluate(data, family, params, epochs=epochs, batch_size=batch_size,
+                                 seed=seed, keep_weights=True)
+    return TrainedWeights(outcome.status, outcome.weights or [], outcome.val_error,
+                          outcome.test_error, outcome.final_loss,
+                          time.perf_counter() - begin, outcome.error)

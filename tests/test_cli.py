@@ -71,9 +71,20 @@ def test_run_end_to_end_on_one_and_two_nodes(tmp_path, tiny_workload, no_leaks):
     # the pictures: one timeline per profile and mode, and report.html says where it is
     assert f"report with pictures: {run / 'report.html'}" in done.stdout
     assert sorted(p.name for p in (run / "plots").iterdir()) == sorted(
-        ["wall_time.png", "speedup.png", "waterfall_2-node.png", "test_error.png",
-         "timeline_local_measured.png",
+        ["wall_time.png", "speedup.png", "karp_flatt.png", "waterfall_2-node.png",
+         "test_error.png", "time_to_quality.png", "timeline_local_measured.png",
          "timeline_2-node_measured.png", "timeline_2-node_replay.png"])
+    # the runner's order, checked by replaying the other; weak scaling, 1 trial per node
+    assert summary["order"] == "longest_first"
+    assert [(c["name"], c["other_order"]) for c in summary["order_checks"]] == [
+        ("2-node", "grid")]
+    assert {(w["name"], w["mode"], w["trials"]) for w in summary["weak_scaling"]} == {
+        ("2-node", "measured", 2), ("2-node", "replay", 2)}
+    assert all(w["scaled_speedup"] > 0 for w in summary["weak_scaling"])
+    # where the time went: every slot-second of every row accounted for
+    for p in summary["profiles"]:
+        assert sum(p["slot_seconds"].values()) == pytest.approx(p["slots"] * p["wall_s"],
+                                                                rel=0.02)
     meta = json.loads((run / "run.json").read_text())
     assert meta["environment"]["spark"].startswith("4.")
 
@@ -93,6 +104,39 @@ def test_run_end_to_end_on_one_and_two_nodes(tmp_path, tiny_workload, no_leaks):
     itself = bench("compare", str(out / "latest"), str(run))
     assert itself.returncode == 0 and "worse" not in itself.stdout
     assert "grid wall time at equal machine speed" in itself.stdout
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_a_node_sweep_runs_on_one_cluster_and_is_flagged_under_determined(tmp_path,
+                                                                          tiny_workload,
+                                                                          no_leaks):
+    out = tmp_path / "runs"
+    done = bench("run", "--workload", str(tiny_workload), "--clusters", "2-node",
+                 "--nodes", "1,2", "--mode", "replay", "--trials-per-node", "0",
+                 "--out", str(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = only_run_dir(out)
+    # one cluster started for the whole sweep, each node count its own application
+    assert [p.name for p in (run / "logs").iterdir()] == ["2-node"]
+    summary = json.loads((run / "summary.json").read_text())
+    rows = {(p["name"], p["mode"], p["nodes"]) for p in summary["profiles"]}
+    assert rows == {("2-node@1", "measured", 1), ("2-node@2", "replay", 2)}
+    assert summary["weak_scaling"] == []  # --trials-per-node 0
+    # two node counts cannot determine the USL's two parameters: said, not drawn
+    assert "USL fit (replay points): under-determined" in done.stdout
+    meta = json.loads((run / "run.json").read_text())
+    assert {p["name"]: p.get("sweep_of") for p in meta["profiles"]} == {
+        "2-node@1": "2-node", "2-node@2": "2-node"}
+
+
+def test_a_sweep_needs_one_node_and_one_profile(tmp_path):
+    done = bench("run", "--nodes", "2,4", "--out", str(tmp_path))
+    assert done.returncode == 2 and "add 1 to '2,4'" in done.stderr
+    done = bench("run", "--nodes", "1,2", "--clusters", "local,2-node", "--out", str(tmp_path))
+    assert done.returncode == 2 and "--nodes sweeps one cluster" in done.stderr
+    done = bench("run", "--nodes", "1,14", "--out", str(tmp_path))
+    assert done.returncode == 2 and "1 to 13 nodes, not 14" in done.stderr
 
 
 def _wait_for_trials(run_parent: Path, proc: subprocess.Popen, timeout: float = 240) -> Path:

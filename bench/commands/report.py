@@ -24,7 +24,7 @@ def write_report(run: RunDirectory) -> str:
     reports are written before it."""
     meta = run.meta()
     trials = run.trials()
-    summary = summarize_run(meta, trials, run.profile_runs())
+    summary = summarize_run(meta, trials, run.profile_runs(), run.deployments())
     write_json(run.path / SUMMARY, to_json(summary, meta))
     (run.path / REPORT).write_text(to_markdown(summary, meta))
     write_html_report(run.path, summary, trials)

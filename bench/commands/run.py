@@ -14,6 +14,7 @@ from bench.cluster.leftovers import clean_leftovers
 from bench.cluster.profile import DEFAULT_PROFILES, load_profiles, memory_mb, with_nodes
 from bench.commands.report import write_report
 from bench.datasets import load_dataset
+from bench.deployment import DEFAULT_ROWS
 from bench.environment import capture
 from bench.errors import UserError
 from bench.experiment import run_experiment
@@ -88,6 +89,10 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
                         help="weak scaling: every multi-node profile also runs the grid's first "
                              "K x nodes trials once, reported as scaled speedup (default: 1; "
                              "0 turns it off)")
+    parser.add_argument("--deploy-rows", type=_count, default=None, metavar="N",
+                        help="the deployment step: the best configuration, retrained once, "
+                             f"scores N rows on every profile (default: {DEFAULT_ROWS:,}; 0 "
+                             "turns it off)")
     parser.add_argument("--order", choices=ORDERS, default=None,
                         help="dispatch order of the trials: longest_first (the longest expected "
                              "first, from the 1-node durations of this run; default) or grid "
@@ -145,7 +150,7 @@ def main(args: argparse.Namespace) -> int:
     run.mark_latest()
     try:
         run_experiment(workload, job.specs, job.planned, job.repeats, run, dataset, job.knobs,
-                       job.state, job.order, job.trials_per_node)
+                       job.state, job.order, job.trials_per_node, job.deploy_rows)
     except BaseException:  # re-raised: an error, Ctrl-C or SIGTERM all end here first
         # Whatever finished is on disk; say where and how to finish, then let main() report
         # the cause.
@@ -183,12 +188,14 @@ def _new(args: argparse.Namespace) -> RunJob:
     return RunJob(workload, args.grid or workload.default_grid, specs, planned,
                   args.repeats or 1, args.mode or "auto", knobs, ResumeState(),
                   args.order or DEFAULT_ORDER,
-                  1 if args.trials_per_node is None else args.trials_per_node)
+                  1 if args.trials_per_node is None else args.trials_per_node,
+                  DEFAULT_ROWS if args.deploy_rows is None else args.deploy_rows)
 
 
 def _resumed(args: argparse.Namespace) -> tuple[RunDirectory, RunJob]:
     given = [f"--{name}" for name in ("workload", "grid", "clusters", "repeats", "mode",
-                                                "order", "nodes", "trials_per_node")
+                                                "order", "nodes", "trials_per_node",
+                                                "deploy_rows")
              if getattr(args, name) is not None]
     if given:
         raise UserError(f"--resume takes the run's own settings; {', '.join(given)} cannot "
@@ -216,7 +223,7 @@ def _create_run(out: Path, job: RunJob, java: str) -> RunDirectory:
         "profiles": [pp.profile.describe() | {"modes": [m.value for m in pp.modes],
                                               "plan": pp.reason} for pp in job.planned],
         "options": {"repeats": job.repeats, "mode": job.mode, "order": job.order,
-                    "trials_per_node": job.trials_per_node},
+                    "trials_per_node": job.trials_per_node, "deploy_rows": job.deploy_rows},
         "test_knobs": job.knobs.to_dict(),
         "environment": capture(java, PROJECT_ROOT),
     })
