@@ -42,7 +42,7 @@ GATE_CLUSTERS ?= local,2-node
 GATE_REPEATS ?= 3
 GATE_OUT ?= reports/check
 GATE_RUN = --workload $(GATE_WORKLOAD) --grid $(GATE_GRID) --clusters $(GATE_CLUSTERS) \
-	--repeats $(GATE_REPEATS)
+	--repeats $(GATE_REPEATS) --no-floor --deploy-rows 0 --trials-per-node 0
 check: venv java
 	@$(BIN)/bench baseline show --workload $(GATE_WORKLOAD) --grid $(GATE_GRID) >/dev/null 2>&1 || { \
 	  echo "make check: no baseline for this machine yet; measuring one first (test knobs off)"; \

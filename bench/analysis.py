@@ -65,6 +65,7 @@ class Row:
     # repeats; and the warm-up's reading of the dataset (slowest slot), beside the wall time.
     slot_seconds: dict[str, float] = field(default_factory=dict)
     data_fetch_s: float | None = None
+    runner: str = "spark"  # or "process-pool": the floor (bench.process_pool_floor)
     # Time to quality (bench.time_to_quality): seconds from dispatch until the run's best
     # configuration (on validation) had arrived at the driver, in the latest repeat.
     time_to_best_s: float | None = None
@@ -226,6 +227,7 @@ def summarize_run(
                 trials_by_row[key], first.slots,
                 {r.repeat: r.wall_s for r in timed if not r.resumed_trials}),
             data_fetch_s=_mean_or_none([r.data_fetch_s for r in runs]),
+            runner=first.runner,
         ))
     rows = _with_replay_errors(rows)
     rows.sort(key=lambda r: (r.nodes, r.name, _MODE_ORDER[r.mode]))
@@ -242,6 +244,10 @@ def summarize_run(
     if oversubscribed:
         notes.append(f"oversubscribed (more nodes x cores than the host has): "
                      f"{', '.join(oversubscribed)}; their measured speedup is not a real one")
+    if any(r.runner == "process-pool" for r in rows):
+        notes.append("floor-N: the same trials in the same order on N slots of a plain local "
+                     "process pool (joblib's loky, warm, pinned like the local cluster's nodes), "
+                     "no Spark: what a measured row takes beyond it is Spark's and the runner's")
     if any(r.mode is Mode.REPLAY for r in rows):
         notes.append("replay: the real Spark cluster of that size runs surrogate trials that "
                      "sleep for the durations measured on 1 node; its metrics are copied from "
@@ -329,7 +335,7 @@ def _with_model(summary: RunSummary, reference_trials: list[TrialResult]) -> Run
         summary, overheads=overheads, model_durations_s=durations,
         model=scaling_model.predict(durations, overheads, slots_per_node=ref.slots // ref.nodes,
                                     t1=ref.wall.mean))
-    names = dict.fromkeys(r.name for r in summary.rows if r.nodes > 1)
+    names = dict.fromkeys(r.name for r in summary.rows if r.nodes > 1 and r.runner == "spark")
     return dataclasses.replace(
         summary, model_errors=scaling_model.model_errors(summary),
         waterfalls=[w for name in names if (w := scaling_model.waterfall(summary, name))])

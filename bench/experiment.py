@@ -23,6 +23,7 @@ from bench.cluster import Cluster, cluster_for
 from bench.cluster.leftovers import write_owner
 from bench.deployment import DEFAULT_PARTITIONS, DEFAULT_ROWS, DeploymentRun, score, train_weights
 from bench.plan import PlannedProfile
+from bench.process_pool_floor import floor_profile, run_floor
 from bench.records import REPLAYED_PHASES, Mode, ProfileRun, TrialResult, TrialSpec
 from bench.result_channel import ResultChannel
 from bench.resume import ResumeState
@@ -90,6 +91,7 @@ def run_experiment(
     order: Order = DEFAULT_ORDER,
     trials_per_node: int = 0,
     deploy_rows: int = DEFAULT_ROWS,
+    floor: bool = True,
 ) -> None:
     """Run every planned profile; with ``resume``, only what the run directory has no result of.
 
@@ -98,7 +100,9 @@ def run_experiment(
     ``trials_per_node`` k, every multi-node profile and mode also runs the grid's first k x nodes
     trials once (weak scaling), when the grid has that many. With ``deploy_rows``, the
     configuration best on validation is retrained once and scores that many rows on every
-    profile and mode (the deployment step)."""
+    profile and mode (the deployment step). With ``floor``, each measured multi-node local
+    profile that fits the host is followed by its process-pool floor: the same trials, in the
+    same order, on as many slots with no Spark (bench.process_pool_floor)."""
     resume = resume or ResumeState()
     reference: list[TrialResult] = []
     shared: dict[str, Cluster] = {}  # a sweep's cluster, started once for all its node counts
@@ -124,6 +128,10 @@ def run_experiment(
                                        trials_per_node, deployment)
             else:  # finished before the resume: no cluster needed
                 results = []
+            if floor and todo and _has_floor(pp) and not resume.is_finished(
+                    (floor_profile(pp.profile.slots), Mode.MEASURED, 0)):
+                _run_floor(workload, specs, pp, run_dir, dataset, reference, knobs or TestKnobs(),
+                           order)
             if pp.profile.nodes == 1:  # its measured durations drive replay
                 finished_before = [(pp.profile.name, Mode.MEASURED, r) for r in range(repeats)
                                    if (Mode.MEASURED, r) not in todo]
@@ -237,6 +245,38 @@ def _run_profile(
                             reference or measured)
             data_bc.destroy()
     return measured
+
+
+def _has_floor(pp: PlannedProfile) -> bool:
+    """A floor stands beside a measured multi-node row of a local cluster that has its cores."""
+    return (Mode.MEASURED in pp.modes and pp.profile.nodes > 1 and pp.profile.is_local
+            and not pp.oversubscribed)
+
+
+def _run_floor(workload: Workload, specs: list[TrialSpec], pp: PlannedProfile,
+               run_dir: RunDirectory, dataset: Any, reference: list[TrialResult],
+               knobs: TestKnobs, order: Order) -> None:
+    """The profile's trials on a local process pool of its slots (no Spark), recorded as the row
+    ``floor-<slots>``; run after the profile's cluster has stopped, so nothing else is busy."""
+    profile = pp.profile
+    label = f"{floor_profile(profile.slots)} measured (process pool, no Spark)"
+    with tqdm(total=1, desc=label, unit="grid", leave=True, disable=None) as bar:
+        run = run_floor(ordered(specs, order, measured_seconds(reference)), dataset,
+                        slots=profile.slots, threads_per_trial=profile.threads_per_trial,
+                        model=workload.model, epochs=workload.training.epochs,
+                        batch_size=workload.training.batch_size,
+                        seed=workload.training.seed + knobs.seed_offset,
+                        timeout_s=workload.training.timeout_s)
+        bar.update()
+    for trial in run.trials:
+        run_dir.append_trial(trial)
+    run_dir.append_profile_run(ProfileRun(
+        profile=run.profile, mode=Mode.MEASURED, repeat=0, nodes=profile.nodes,
+        cores=profile.cores, slots=profile.slots, trials=len(run.trials), wall_s=run.wall_s,
+        # the pool's start (spawning its processes) is in its warm-up
+        startup_s=0.0, warmup_s=run.warmup_s, oversubscribed=False, started_at=run.started_at,
+        ended_at=run.ended_at, probe_s=run.probe_s, order=order, runner="process-pool"))
+    log.info("%s: %d trials in %.2f s", label, len(run.trials), run.wall_s)
 
 
 def _deploy(sc: Any, deployment: Deployment, workload: Workload, pp: PlannedProfile, mode: Mode,

@@ -181,6 +181,9 @@ class ProfileRun:
     # A weak-scaling run (`--trials-per-node`): the first k x nodes trials of the grid, once;
     # like an order check, not one of the row's repeats, and its trials are not recorded.
     weak_trial_ids: list[str] = field(default_factory=list)
+    # What ran the trials: "spark", or "process-pool" for the floor (bench.process_pool_floor):
+    # the same trials on as many slots of a plain local process pool, no Spark.
+    runner: str = "spark"
     # The warm-up's reading of the broadcast dataset: the slowest slot, seconds (None before it).
     data_fetch_s: float | None = None
 

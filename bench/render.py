@@ -99,7 +99,21 @@ def comparisons(summary: RunSummary) -> list[str]:
             interval = f" [95 % {r.speedup_interval[0]:.2f} … {r.speedup_interval[1]:.2f}]"
         lines.append(f"{r.name} ({_mode(r)}) ran {r.speedup:.2f}{interval} times faster than "
                      f"{summary.reference} (measured)")
-    return lines
+    return lines + floor_lines(summary)
+
+
+def floor_lines(summary: RunSummary) -> list[str]:
+    """Each measured Spark row against the process-pool floor of its slots: what Spark and the
+    runner cost over the same trials with no Spark."""
+    out = []
+    for floor in (r for r in summary.rows if r.runner == "process-pool"):
+        for r in summary.rows:
+            if (r.runner, r.mode, r.slots) == ("spark", Mode.MEASURED, floor.slots):
+                ratio = r.wall.mean / floor.wall.mean
+                out.append(f"{r.name} (measured) took {ratio:.3f}x the wall time of the "
+                           f"process-pool floor on {floor.slots} slots ({floor.name}: the same "
+                           f"trials, no Spark): {r.wall.mean - floor.wall.mean:+.2f} s")
+    return out
 
 
 def replay_errors(summary: RunSummary) -> str | None:

@@ -230,8 +230,10 @@ class Waterfall:
 
 def waterfall(summary: RunSummary, profile: str) -> Waterfall | None:
     """Ideal N -> bound (waves and longest trials of this grid) -> replay (the runner and Spark)
-    -> measured (the trials' compute contending on the host). A stage without its row is
-    skipped and named; the next stage's drop then covers both causes. None without speedups."""
+    -> measured (the trials' compute contending on the host). With a process-pool floor of the
+    same slots: ideal -> bound -> floor (the host's contention, no Spark) -> measured (Spark and
+    the runner over the floor). A stage without its row is skipped and named; the next stage's
+    drop then covers both causes. None without speedups."""
     rows: dict[Mode, Row] = {r.mode: r for r in summary.rows
                              if r.name == profile and r.speedup is not None}
     if not rows:
@@ -242,6 +244,15 @@ def waterfall(summary: RunSummary, profile: str) -> Waterfall | None:
         steps.append(Step("bound", any_row.bound_speedup, "waves and longest trials"))
     skipped: list[str] = []
     causes: list[str] = []
+    floor = next((r for r in summary.rows if r.runner == "process-pool"
+                  and r.slots == any_row.slots and r.speedup is not None), None)
+    measured = rows.get(Mode.MEASURED)
+    if floor is not None and measured is not None and any_row.runner == "spark":
+        # The floor splits what the measured row lost: the host's share (the same trials on as
+        # many slots with no Spark) and Spark's and the runner's (the rest).
+        steps.append(Step("floor", floor.speedup, "contention on the host (no Spark)"))
+        steps.append(Step("measured", measured.speedup, "Spark and the runner, over the floor"))
+        return Waterfall(profile, any_row.nodes, steps, skipped, list(measured.stragglers))
     for mode, cause in ((Mode.REPLAY, "runner and Spark overhead"),
                         (Mode.MEASURED, "contention on the host")):
         causes.append(cause)

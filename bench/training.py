@@ -42,6 +42,8 @@ def warm_up() -> float:
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     model.fit(np.zeros((4, 2), np.float32), np.zeros((4, 1), np.float32), verbose=0)
+    # Trials evaluate with predict: its first use in the process is no trial's evaluation.
+    model.predict(np.zeros((4, 2), np.float32), verbose=0)
     keras.backend.clear_session()
     freeze_imports()
     return time.perf_counter() - begin

@@ -93,6 +93,9 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
                         help="the deployment step: the best configuration, retrained once, "
                              f"scores N rows on every profile (default: {DEFAULT_ROWS:,}; 0 "
                              "turns it off)")
+    parser.add_argument("--no-floor", dest="floor", action="store_false", default=None,
+                        help="skip the process-pool floor (the measured multi-node trials "
+                             "again on a plain local process pool, no Spark)")
     parser.add_argument("--order", choices=ORDERS, default=None,
                         help="dispatch order of the trials: longest_first (the longest expected "
                              "first, from the 1-node durations of this run; default) or grid "
@@ -150,7 +153,7 @@ def main(args: argparse.Namespace) -> int:
     run.mark_latest()
     try:
         run_experiment(workload, job.specs, job.planned, job.repeats, run, dataset, job.knobs,
-                       job.state, job.order, job.trials_per_node, job.deploy_rows)
+                       job.state, job.order, job.trials_per_node, job.deploy_rows, job.floor)
     except BaseException:  # re-raised: an error, Ctrl-C or SIGTERM all end here first
         # Whatever finished is on disk; say where and how to finish, then let main() report
         # the cause.
@@ -189,13 +192,14 @@ def _new(args: argparse.Namespace) -> RunJob:
                   args.repeats or 1, args.mode or "auto", knobs, ResumeState(),
                   args.order or DEFAULT_ORDER,
                   1 if args.trials_per_node is None else args.trials_per_node,
-                  DEFAULT_ROWS if args.deploy_rows is None else args.deploy_rows)
+                  DEFAULT_ROWS if args.deploy_rows is None else args.deploy_rows,
+                  args.floor is not False)
 
 
 def _resumed(args: argparse.Namespace) -> tuple[RunDirectory, RunJob]:
     given = [f"--{name}" for name in ("workload", "grid", "clusters", "repeats", "mode",
                                                 "order", "nodes", "trials_per_node",
-                                                "deploy_rows")
+                                                "deploy_rows", "floor")
              if getattr(args, name) is not None]
     if given:
         raise UserError(f"--resume takes the run's own settings; {', '.join(given)} cannot "
@@ -223,7 +227,8 @@ def _create_run(out: Path, job: RunJob, java: str) -> RunDirectory:
         "profiles": [pp.profile.describe() | {"modes": [m.value for m in pp.modes],
                                               "plan": pp.reason} for pp in job.planned],
         "options": {"repeats": job.repeats, "mode": job.mode, "order": job.order,
-                    "trials_per_node": job.trials_per_node, "deploy_rows": job.deploy_rows},
+                    "trials_per_node": job.trials_per_node, "deploy_rows": job.deploy_rows,
+                    "floor": job.floor},
         "test_knobs": job.knobs.to_dict(),
         "environment": capture(java, PROJECT_ROOT),
     })

@@ -19,8 +19,9 @@ from ._runs import bench, run_grid
 
 pytestmark = [pytest.mark.bench_run, pytest.mark.spark, pytest.mark.tensorflow]
 
+# What `make check` runs: the gate's figures, without the floor, deployment and weak scaling.
 RUN = ("--workload", "digits-mlp", "--grid", "small", "--clusters", "local,2-node",
-       "--repeats", "3")
+       "--repeats", "3", "--no-floor", "--deploy-rows", "0", "--trials-per-node", "0")
 ROUNDS = 5
 TIME_FIGURES = ("grid wall time", "trial compute time")
 METRIC_FIGURES = ("baseline test error", "best test error", "trials whose metrics changed")

@@ -16,8 +16,9 @@ from ._runs import run_grid, summary
 
 pytestmark = [pytest.mark.bench_run, pytest.mark.spark, pytest.mark.tensorflow]
 
+# What `make check` runs: the gate's figures, without the floor, deployment and weak scaling.
 RUN = ("--workload", "digits-mlp", "--grid", "small", "--clusters", "local,2-node",
-       "--repeats", "3")
+       "--repeats", "3", "--no-floor", "--deploy-rows", "0", "--trials-per-node", "0")
 
 
 def test_small_grid_on_local_and_2_node(benchmark, tmp_path):
