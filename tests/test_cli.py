@@ -36,7 +36,7 @@ def only_run_dir(out: Path) -> Path:
 def test_run_end_to_end_on_one_and_two_nodes(tmp_path, tiny_workload, no_leaks):
     out = tmp_path / "runs"
     done = bench("run", "--workload", str(tiny_workload), "--clusters", "local,2-node",
-                 "--out", str(out))
+                 "--deploy-rows", "20000", "--out", str(out))
     assert done.returncode == 0, done.stderr[-3000:]
     run = only_run_dir(out)
     assert str(run) in done.stdout
@@ -45,7 +45,9 @@ def test_run_end_to_end_on_one_and_two_nodes(tmp_path, tiny_workload, no_leaks):
 
     trials = [json.loads(line) for line in (run / "trials.jsonl").read_text().splitlines()]
     rows = {(t["profile"], t["mode"]) for t in trials}
-    assert rows == {("local", "measured"), ("2-node", "measured"), ("2-node", "replay")}
+    # floor-2: the 2-node trials again on a 2-process pool with no Spark
+    assert rows == {("local", "measured"), ("2-node", "measured"), ("2-node", "replay"),
+                    ("floor-2", "measured")}
     for row in rows:  # every trial exactly once per profile and mode
         ids = [t["trial_id"] for t in trials if (t["profile"], t["mode"]) == row]
         assert len(ids) == len(set(ids)) == 4, (row, ids)
@@ -73,7 +75,14 @@ def test_run_end_to_end_on_one_and_two_nodes(tmp_path, tiny_workload, no_leaks):
     assert sorted(p.name for p in (run / "plots").iterdir()) == sorted(
         ["wall_time.png", "speedup.png", "karp_flatt.png", "waterfall_2-node.png",
          "test_error.png", "time_to_quality.png", "timeline_local_measured.png",
-         "timeline_2-node_measured.png", "timeline_2-node_replay.png"])
+         "timeline_2-node_measured.png", "timeline_2-node_replay.png",
+         "timeline_floor-2_measured.png"])
+    # the deployment step: the best configuration scored on every profile, same predictions
+    deployed = {(d["profile"], d["mode"]): d for d in summary["deployment"]}
+    assert set(deployed) == {("local", "measured"), ("2-node", "measured"), ("2-node", "replay")}
+    assert len({d["predictions_digest"] for d in deployed.values()}) == 1
+    assert all(d["rows"] == 20000 and d["rows_per_s"] > 0 for d in deployed.values())
+    assert "Deployment" in done.stdout and "took" in done.stdout  # ... x the floor's wall time
     # the runner's order, checked by replaying the other; weak scaling, 1 trial per node
     assert summary["order"] == "longest_first"
     assert [(c["name"], c["other_order"]) for c in summary["order_checks"]] == [
@@ -95,8 +104,12 @@ def test_run_end_to_end_on_one_and_two_nodes(tmp_path, tiny_workload, no_leaks):
     # What compare and check read: Spark's counts per grid, samples, the newest-run link
     assert (out / "latest").resolve() == run.resolve()
     for p in summary["profiles"]:
-        assert p["spark"] == {"spark_jobs": 1, "spark_tasks": 4, "task_failures": 0}
-        assert len(p["wall_samples_s"]) == 1 and p["hash"]
+        if p["name"] == "floor-2":  # no Spark, no profile of its own
+            assert p["spark"] is None
+        else:
+            assert p["spark"] == {"spark_jobs": 1, "spark_tasks": 4, "task_failures": 0}
+            assert p["hash"]
+        assert len(p["wall_samples_s"]) == 1
         # the machine probe beside each wall sample; a replayed row takes its reference's
         assert len(p["probe_samples_s"]) == 1 and p["probe_samples_s"][0] > 0
     assert by_row[("2-node", "replay")]["probe_samples_s"] == \

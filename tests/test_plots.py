@@ -58,8 +58,8 @@ def test_report_writes_every_picture_and_a_self_contained_html(grid_run: Path):
     table = write_report(RunDirectory.open(grid_run))
     assert "13-node" in table
     summary, _ = load(grid_run)
-    names = ["wall_time", "speedup", "waterfall_2-node", "waterfall_13-node", "test_error",
-             *timeline_names(summary)]
+    names = ["wall_time", "speedup", "karp_flatt", "waterfall_2-node", "waterfall_13-node",
+             "test_error", "time_to_quality", *timeline_names(summary)]
     assert sorted(p.stem for p in (grid_run / "plots").iterdir()) == sorted(names)
     page = (grid_run / "report.html").read_text()
     images = dict(re.findall(r'<figure id="([^"]+)"><img src="data:image/png;base64,([^"]+)"',
@@ -79,7 +79,7 @@ def test_report_writes_every_picture_and_a_self_contained_html(grid_run: Path):
         assert text in page, text
     # each row's mode labelled, in the main, the where-the-time-goes and the phases table
     assert page.count('class="mode mode-replay"') == 2 * 3
-    assert page.count('class="mode mode-measured"') == 2 * 2
+    assert page.count('class="mode mode-measured"') == 2 * 3
 
 
 def test_bench_report_prints_where_report_html_is(grid_run: Path, capsys):
@@ -284,7 +284,7 @@ def test_a_run_with_no_finished_profile_still_gets_its_pictures(grid_run: Path):
     (grid_run / "profiles.jsonl").unlink()  # killed before any grid finished
     write_report(RunDirectory.open(grid_run))
     assert sorted(p.name for p in (grid_run / "plots").iterdir()) == \
-        ["speedup.png", "wall_time.png"]
+        ["karp_flatt.png", "speedup.png", "wall_time.png"]
     summary, trials = load(grid_run)
     assert plots.wall_time(summary).axes[0].texts[0].get_text() == "no profile finished a grid"
     assert plots.timeline([], "nothing").axes[0].texts[0].get_text() == \

@@ -97,7 +97,8 @@ def test_a_run_killed_with_sigkill_is_resumed_without_running_a_trial_twice(tmp_
     out = tmp_path / "runs"
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench", "run", "--workload", str(workload), "--clusters",
-         "local,2-node", "--out", str(out)], cwd=ROOT, stdout=subprocess.DEVNULL,
+         "local,2-node", "--deploy-rows", "0", "--out", str(out)], cwd=ROOT,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 240
@@ -125,9 +126,11 @@ def test_a_run_killed_with_sigkill_is_resumed_without_running_a_trial_twice(tmp_
     rows = [json.loads(line) for line in (run_dir / "trials.jsonl").read_text().splitlines()]
     seen = Counter((r["profile"], r["mode"], r["repeat"], r["trial_id"]) for r in rows)
     assert all(n == 1 for n in seen.values()), "a trial ran twice"
-    # local measured, 2-node measured and 2-node replayed: every trial of each, all there
+    # local measured, 2-node measured and replayed, and the floor-2 process pool beside them:
+    # every trial of each, all there
     trials = json.loads((run_dir / "run.json").read_text())["workload"]["trials"]
-    assert len(seen) == 3 * trials
+    assert len(seen) == 4 * trials
+    assert {profile for profile, *_ in seen} == {"local", "2-node", "floor-2"}
     first = {(r["trial_id"], r["test_error"]) for r in before}
     assert first <= {(r["trial_id"], r["test_error"]) for r in rows}  # kept, not re-run
     summary = json.loads((run_dir / "summary.json").read_text())
