@@ -266,7 +266,8 @@ def _run_floor(workload: Workload, specs: list[TrialSpec], pp: PlannedProfile,
                         model=workload.model, epochs=workload.training.epochs,
                         batch_size=workload.training.batch_size,
                         seed=workload.training.seed + knobs.seed_offset,
-                        timeout_s=workload.training.timeout_s)
+                        timeout_s=workload.training.timeout_s,
+                        log_dir=run_dir.logs(floor_profile(profile.slots)))
         bar.update()
     for trial in run.trials:
         run_dir.append_trial(trial)

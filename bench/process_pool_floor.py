@@ -102,7 +102,7 @@ class FloorRun:
 def run_floor(
     specs: list[TrialSpec], dataset: Any, *, slots: int, threads_per_trial: int, model: str,
     epochs: int, batch_size: int, seed: int, timeout_s: float | None = None,
-    pin_cpus: bool = True, repeat: int = 0,
+    pin_cpus: bool = True, repeat: int = 0, log_dir: Path | None = None,
 ) -> FloorRun:
     """Run ``specs`` in this order, one trial per task, on a pool of ``slots`` warm processes.
 
@@ -112,7 +112,8 @@ def run_floor(
     per-trial training limit ([training] timeout_s). A trial that fails, diverges or times out is
     a result, as on Spark; an unknown ``model`` is a ValueError before any process starts; an
     error of the pool itself (a worker that raised outside a trial, or died) is raised here with
-    the worker's traceback. The pool's processes are stopped before this returns or raises,
+    the worker's traceback. With ``log_dir`` (made if missing), each worker's stderr goes to
+    ``log_dir/worker.<pid>``. The pool's processes are stopped before this returns or raises,
     Ctrl-C and SIGTERM included (loky's resource trackers stay: they serve the whole process).
     """
     if slots < 1 or threads_per_trial < 1:
@@ -126,12 +127,15 @@ def run_floor(
     from joblib.externals.loky import ProcessPoolExecutor
 
     plan = node_cpus(slots, threads_per_trial) if pin_cpus else []
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
     settings = TaskSettings(
         profile=floor_profile(slots), mode=Mode.MEASURED, repeat=repeat, model=model, epochs=epochs,
         batch_size=batch_size, seed=seed, channel=None, token="", timeout_s=timeout_s)
     begin = time.perf_counter()
     executor = ProcessPoolExecutor(
-        max_workers=slots, initializer=_start_worker, initargs=(dataset,),
+        max_workers=slots, initializer=_start_worker,
+        initargs=(dataset, str(log_dir / "worker") if log_dir is not None else None),
         # Set before the worker's first import, as Spark sets an executor's environment.
         env=executor_environment(threads_per_trial))
     barrier, clean = None, False
@@ -217,10 +221,14 @@ def _results(futures: list[concurrent.futures.Future]) -> list[Any]:
 
 # --- In the workers ---------------------------------------------------------------------------
 
-def _start_worker(dataset: Any) -> None:
-    """Each worker's initializer: hold the dataset it was sent once."""
+def _start_worker(dataset: Any, log_path: str | None = None) -> None:
+    """Each worker's initializer: hold the dataset it was sent once; with ``log_path``, write
+    its stderr there (TensorFlow's C++ logging), as a Spark executor writes to its own log."""
     global _HOLDER
     _HOLDER = _DatasetHolder(dataset)
+    if log_path is not None:
+        with open(f"{log_path}.{os.getpid()}", "ab") as log:
+            os.dup2(log.fileno(), 2)
     # loky replaces a worker whose memory grew by 300 MB since its first task (the warm-up); a
     # replacement would start cold and unpinned in the middle of the grid. Spark's reused Python
     # workers are not replaced, so neither are these.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import statistics
 from typing import Any
 
 from tabulate import tabulate
@@ -110,9 +111,19 @@ def floor_lines(summary: RunSummary) -> list[str]:
         for r in summary.rows:
             if (r.runner, r.mode, r.slots) == ("spark", Mode.MEASURED, floor.slots):
                 ratio = r.wall.mean / floor.wall.mean
-                out.append(f"{r.name} (measured) took {ratio:.3f}x the wall time of the "
-                           f"process-pool floor on {floor.slots} slots ({floor.name}: the same "
-                           f"trials, no Spark): {r.wall.mean - floor.wall.mean:+.2f} s")
+                line = (f"{r.name} (measured) took {ratio:.3f}x the wall time of the "
+                        f"process-pool floor on {floor.slots} slots ({floor.name}: the same "
+                        f"trials, no Spark): {r.wall.mean - floor.wall.mean:+.2f} s")
+                if r.probe_samples_s and floor.probe_samples_s:
+                    # run minutes apart, the two may have met a different machine
+                    speed = (statistics.fmean(floor.probe_samples_s)
+                             / statistics.fmean(r.probe_samples_s))
+                    line += (f"; at equal machine speed (times / machine probe) "
+                             f"{ratio * speed:.3f}x")
+                    if abs(speed - 1) > 0.10:
+                        line += (f" (the machine probe of the floor was {speed:.2f}x the "
+                                 "row's: the host's speed moved between them)")
+                out.append(line)
     return out
 
 
