@@ -66,11 +66,12 @@ def draw(summary: RunSummary, trials: Sequence[TrialResult]) -> list[_Drawn]:
                "replayed speedups with their 95 % bootstrap interval where there are repeats"
                + (", and the model's curve (mode model: simulated from the 1-node run)."
                   if model_curve else "."),
-               plots.speedup(summary, model_curve, usl=render.usl_fit(summary))),
+               plots.speedup(render.on_spark(summary), model_curve,
+                             usl=render.usl_fit(summary))),
         _Drawn("karp_flatt", "Karp-Flatt serial fraction by number of nodes",
                "e = (1/S - 1/N) / (1 - 1/N) of every measured and replayed multi-node row: flat "
                "over N is a fixed serial part, rising is an overhead that grows with N.",
-               plots.karp_flatt(summary.rows)),
+               plots.karp_flatt(render.on_spark(summary).rows)),
     ]
     shown = {(r.name, r.mode) for r in summary.rows}
     quality = time_to_quality.curves(t for t in trials if (t.profile, t.mode) in shown

@@ -267,9 +267,16 @@ def deployment_table(summary: RunSummary) -> tuple[list[str], list[list[str]]]:
     return deployment_rows(summary.deployments, summary.reference)
 
 
+def on_spark(summary: RunSummary) -> RunSummary:
+    """The summary without its process-pool floor rows: what scales with the nodes (speedup
+    curves, Karp-Flatt, the USL) is Spark's; the floor is a yardstick of the same slots."""
+    return dataclasses.replace(summary, rows=[r for r in summary.rows if r.runner == "spark"])
+
+
 def usl_fit(summary: RunSummary) -> UslFit | None:
     """Gunther's USL fitted on the run's speedups: on the replayed points when they cover four
     node counts (a `--nodes` sweep), else on the measured ones; None without speedups."""
+    summary = on_spark(summary)
     fits = [f for mode in (Mode.REPLAY, Mode.MEASURED)
             if (f := scalability.fit_summary(summary, mode)) is not None]
     return next((f for f in fits if not f.under_determined), fits[0] if fits else None)
