@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.environment import hardware
-from bench.records import FORMAT_VERSION, Mode, ProfileRun, TrialResult, TrialStatus
-from bench.rundir import RunDirectory
-from bench.thresholds import Thresholds
+from bench.cluster.environment import hardware
+from bench.definitions.thresholds import Thresholds
+from bench.store.records import FORMAT_VERSION, Mode, ProfileRun, TrialResult, TrialStatus
+from bench.store.rundir import RunDirectory
 
 # (profile, mode, nodes) -> grid wall time of each repeat, in seconds
 WALLS = {

@@ -7,10 +7,11 @@ import json
 
 import pytest
 
-from bench.analysis import summarize_run
-from bench.records import LostAttempt, Mode, ProfileRun, TrialResult, TrialStatus
-from bench.render import to_json, to_markdown, to_table
-from bench.runner import lost_attempts
+from bench.analyse.summarize import summarize_run
+from bench.analyse.summary_json import to_json
+from bench.execute.runner import lost_attempts
+from bench.report.text import to_markdown, to_table
+from bench.store.records import LostAttempt, Mode, ProfileRun, TrialResult, TrialStatus
 
 META = {"run_id": "r1", "workload": {"name": "w", "grid": "g", "trials": 3, "hash": "h"},
         "environment": {"python": "3.11"}}

@@ -3,8 +3,8 @@ worker's trial is recorded, a lost executor's trial runs again."""
 
 from __future__ import annotations
 
-from bench.attempts import AttemptReferee, host_oom_kills
-from bench.records import TrialStatus
+from bench.execute.attempts import AttemptReferee, host_oom_kills
+from bench.store.records import TrialStatus
 
 
 def start(trial: str, attempt: int, executor: str, *, host: str = "h", oom_kills: int | None = 7,

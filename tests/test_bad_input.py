@@ -20,8 +20,8 @@ import pytest
 from conftest import write_workload
 from made_runs import write_run
 
-from bench.records import FORMAT_VERSION
-from bench.render import SUMMARY_VERSION
+from bench.analyse.summary_json import SUMMARY_VERSION
+from bench.store.records import FORMAT_VERSION
 
 ROOT = Path(__file__).resolve().parent.parent
 

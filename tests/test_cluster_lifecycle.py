@@ -9,7 +9,7 @@ import psutil
 import pytest
 
 from bench.cluster import LocalStandaloneCluster, load_profile
-from bench.spark_session import shutdown_gateway, spark_context
+from bench.cluster.spark_session import shutdown_gateway, spark_context
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from made_runs import PROBE_S, WALLS, write_run
 
-from bench import gate
-from bench.comparison import Verdict, compare
-from bench.comparison_report import to_json, to_markdown, to_table
+from bench.compare import gate
+from bench.compare.comparison import Verdict, compare
+from bench.compare.comparison_report import to_json, to_markdown, to_table
+from bench.compare.results import load_result
+from bench.definitions.thresholds import Thresholds
 from bench.errors import UserError
-from bench.records import Mode
-from bench.results import load_result
-from bench.thresholds import Thresholds
+from bench.store.records import Mode
 
 
 def comparison(tmp_path, a: dict | None = None, b: dict | None = None, thresholds=None):

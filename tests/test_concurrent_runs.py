@@ -15,7 +15,7 @@ import pytest
 from conftest import spark_processes, write_workload
 
 from bench.cluster.leftovers import OWNER_FILE, TEMP_PREFIXES
-from bench.workload import load_workload
+from bench.definitions.workload import load_workload
 
 ROOT = Path(__file__).resolve().parent.parent
 

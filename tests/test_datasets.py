@@ -8,8 +8,8 @@ import struct
 import numpy as np
 import pytest
 
-from bench.datasets import IDX_FILES, load_dataset, read_mnist
 from bench.errors import UserError
+from bench.ml.datasets import IDX_FILES, load_dataset, read_mnist
 
 
 def fake_mnist(n_train: int = 60, n_test: int = 20, seed: int = 0) -> dict[str, np.ndarray]:

@@ -13,24 +13,24 @@ import psutil
 import pytest
 
 from bench.cluster import LocalStandaloneCluster, load_profile
-from bench.datasets import load_dataset
-from bench.deployment import (
+from bench.cluster.spark_session import shutdown_gateway, spark_context
+from bench.definitions.workload import TrialSpec
+from bench.errors import UserError
+from bench.execute.deployment import (
     DEFAULT_PARTITIONS,
-    DeploymentRun,
     combined_digest,
-    deployment_rows,
     partition_range,
     predictions_identical,
     score,
     train_weights,
 )
-from bench.errors import UserError
-from bench.records import Mode, TrialSpec, TrialStatus
-from bench.result_channel import ResultChannel
-from bench.rundir import RunDirectory
-from bench.runner import run_grid, warm_up_workers
-from bench.spark_session import shutdown_gateway, spark_context
-from bench.tasks import TaskSettings
+from bench.execute.result_channel import ResultChannel
+from bench.execute.runner import run_grid, warm_up_workers
+from bench.execute.tasks import TaskSettings
+from bench.ml.datasets import load_dataset
+from bench.report.deployment_table import deployment_rows
+from bench.store.records import DeploymentRun, Mode, TrialStatus
+from bench.store.rundir import RunDirectory
 
 pytestmark = [pytest.mark.spark, pytest.mark.tensorflow, pytest.mark.slow]
 

@@ -12,13 +12,14 @@ import pytest
 from memory_cage import cage_supported, memory_cage
 
 from bench.cluster import LocalStandaloneCluster, load_profile
-from bench.datasets import load_dataset
-from bench.experiment import package_archive
-from bench.records import Mode, TrialSpec, TrialStatus
-from bench.result_channel import ResultChannel
-from bench.runner import run_grid, warm_up_workers
-from bench.spark_session import shutdown_gateway, spark_context
-from bench.tasks import TaskSettings
+from bench.cluster.spark_session import shutdown_gateway, spark_context
+from bench.definitions.workload import TrialSpec
+from bench.execute.experiment import package_archive
+from bench.execute.result_channel import ResultChannel
+from bench.execute.runner import run_grid, warm_up_workers
+from bench.execute.tasks import TaskSettings
+from bench.ml.datasets import load_dataset
+from bench.store.records import Mode, TrialStatus
 
 pytestmark = [pytest.mark.spark, pytest.mark.tensorflow, pytest.mark.slow]
 

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from made_runs import write_run
 
-from bench.baselines import find_baseline, save_baseline
+from bench.analyse.summary_json import SUMMARY_VERSION
+from bench.compare.references import find_baseline, save_baseline
+from bench.compare.results import BENCHMARK_SUMMARY_KEY, load_result
+from bench.definitions.knobs import TestKnobs, read_test_knobs
+from bench.definitions.thresholds import Thresholds
+from bench.definitions.workload import load_workload
 from bench.errors import UserError
-from bench.render import SUMMARY_VERSION
-from bench.results import BENCHMARK_SUMMARY_KEY, load_result
-from bench.test_knobs import TestKnobs, read_test_knobs
-from bench.thresholds import Thresholds
-from bench.workload import load_workload
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -21,11 +21,13 @@ from made_runs import (
     write_run,
 )
 
-from bench import html_report, plots
-from bench.analysis import RunSummary, summarize_run
+from bench.analyse.summarize import summarize_run
+from bench.analyse.summary import RunSummary
 from bench.commands.report import write_report
-from bench.records import Mode, TrialResult, TrialStatus
-from bench.rundir import RunDirectory
+from bench.report import html as html_report
+from bench.report import plots
+from bench.store.records import Mode, TrialResult, TrialStatus
+from bench.store.rundir import RunDirectory
 
 
 def load(path: Path) -> tuple[RunSummary, list[TrialResult]]:
@@ -316,7 +318,8 @@ def texts(ax) -> list[str]:
 
 
 def test_speedup_draws_a_determined_usl_fit_dashed_with_sigma_and_kappa(tmp_path: Path):
-    from bench.scalability import fit_summary, usl_speedup
+    from bench.analyse.run_scaling import fit_summary
+    from bench.analyse.scalability import usl_speedup
 
     summary, _ = load(usl_run(tmp_path))
     fit = fit_summary(summary, Mode.REPLAY, resamples=100)
@@ -343,7 +346,7 @@ def test_speedup_draws_a_determined_usl_fit_dashed_with_sigma_and_kappa(tmp_path
 
 
 def test_speedup_draws_a_usl_fit_dotted_beyond_the_nodes_it_was_fitted_on(grid_run: Path):
-    from bench.scalability import fit_usl, usl_speedup
+    from bench.analyse.scalability import fit_usl, usl_speedup
 
     summary, _ = load(grid_run)  # runs up to 13 nodes
     fit = fit_usl([(n, float(usl_speedup(n, 0.05, 0.01))) for n in (1, 2, 4, 8)],
@@ -360,7 +363,7 @@ def test_speedup_draws_a_usl_fit_dotted_beyond_the_nodes_it_was_fitted_on(grid_r
 
 
 def test_speedup_usl_label_without_repeats_or_peak():
-    from bench.scalability import fit_usl, usl_speedup
+    from bench.analyse.scalability import fit_usl, usl_speedup
 
     fit = fit_usl([(n, float(usl_speedup(n, 0.1, 0.0))) for n in (1, 2, 4, 8)],
                   mode=Mode.MEASURED)
@@ -369,7 +372,7 @@ def test_speedup_usl_label_without_repeats_or_peak():
 
 
 def test_speedup_writes_an_under_determined_usl_as_a_note_not_a_curve(grid_run: Path):
-    from bench.scalability import fit_summary
+    from bench.analyse.run_scaling import fit_summary
 
     summary, _ = load(grid_run)
     fit = fit_summary(summary, Mode.MEASURED)  # 1 and 2 nodes
@@ -386,7 +389,7 @@ def test_speedup_writes_an_under_determined_usl_as_a_note_not_a_curve(grid_run: 
 
 
 def test_karp_flatt_has_a_marker_per_row_by_mode_and_says_how_to_read_it(tmp_path: Path):
-    from bench import figures
+    from bench.analyse import formulas
 
     summary, _ = load(usl_run(tmp_path))
     fig = plots.karp_flatt(summary.rows)
@@ -400,7 +403,7 @@ def test_karp_flatt_has_a_marker_per_row_by_mode_and_says_how_to_read_it(tmp_pat
         assert got[:, 1] == pytest.approx([r.karp_flatt for r in rows])
         assert got[:, 0] == pytest.approx([r.nodes for r in rows], rel=0.1)
         assert [r.karp_flatt for r in rows] == \
-            pytest.approx([figures.karp_flatt(r.speedup, r.nodes) for r in rows])
+            pytest.approx([formulas.karp_flatt(r.speedup, r.nodes) for r in rows])
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["measured", "replay"]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["2", "4", "8", "13"]
     caption = next(t for t in ax.texts if t.get_gid() == "karp-flatt-caption").get_text()
@@ -422,7 +425,7 @@ def test_karp_flatt_without_a_multi_node_speedup_says_so():
 
 def test_time_to_quality_has_a_step_line_per_label_and_rings_the_final_best(grid_run: Path,
                                                                            tmp_path: Path):
-    from bench.time_to_quality import curves
+    from bench.analyse.time_to_quality import curves
 
     summary, trials = load(grid_run)
     got = curves(trials, repeat=0)

@@ -18,10 +18,11 @@ import psutil
 import pytest
 
 from bench.cluster._local import node_cpus
-from bench.datasets import load_dataset
-from bench.process_pool_floor import FloorRun, run_floor
-from bench.records import PHASES, Mode, TrialSpec, TrialStatus
-from bench.spark_session import executor_environment
+from bench.cluster.spark_session import executor_environment
+from bench.definitions.workload import TrialSpec
+from bench.execute.process_pool_floor import FloorRun, run_floor
+from bench.ml.datasets import load_dataset
+from bench.store.records import PHASES, Mode, TrialStatus
 
 pytestmark = [pytest.mark.tensorflow, pytest.mark.slow]
 
@@ -40,8 +41,8 @@ SPECS = [TrialSpec(f"trial-{i}", i, params, is_baseline=(i == 0))
 # test process may have made them already with other counts.
 REFERENCE = f"""
 import json, sys
-from bench.datasets import load_dataset
-from bench.training import train_and_evaluate
+from bench.ml.datasets import load_dataset
+from bench.ml.training import train_and_evaluate
 data = load_dataset("digits", seed=3).as_float32()
 out = []
 for params in json.loads(sys.argv[1]):

@@ -12,8 +12,8 @@ import pytest
 from bench.cluster import load_profile, load_profiles
 from bench.cluster._local import node_cpus
 from bench.errors import UserError
-from bench.plan import ModeChoice, plan
-from bench.records import Mode
+from bench.execute.plan import ModeChoice, plan
+from bench.store.records import Mode
 
 GOOD = """
 nodes = 2
@@ -114,7 +114,7 @@ def test_replay_without_a_one_node_profile_is_refused():
 
 
 def test_a_fixed_port_is_refused_only_when_spark_could_not_bind_it():
-    from bench.preflight import check_ports
+    from bench.cluster.preflight import check_ports
 
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, write_workload
 
+from bench.definitions.knobs import TestKnobs
+from bench.definitions.workload import load_workload
 from bench.errors import UserError
-from bench.records import Mode, ProfileRun, TrialResult, TrialStatus
-from bench.resume import ResumeState, load_resume
-from bench.rundir import RunDirectory
-from bench.test_knobs import TestKnobs
-from bench.workload import load_workload
+from bench.execute.resume import ResumeState, load_resume
+from bench.store.records import Mode, ProfileRun, TrialResult, TrialStatus
+from bench.store.rundir import RunDirectory
 
 
 def bench(*args: str) -> subprocess.CompletedProcess:
@@ -37,7 +37,7 @@ def _run_with_meta(tmp_path: Path, workload_path: Path) -> RunDirectory:
     workload = load_workload(str(workload_path))
     run = RunDirectory.create(tmp_path / "runs", workload.name)
     local = {"name": "local", "hash": None, "modes": ["measured"]}
-    from bench.cluster.profile import load_profile
+    from bench.definitions.profile import load_profile
 
     local["hash"] = load_profile("local").definition_hash()
     run.write_meta({"format_version": 1, "workload": {

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bench.errors import UserError
-from bench.records import FORMAT_VERSION, Mode, ProfileRun, TrialResult, TrialStatus
-from bench.rundir import RunDirectory
+from bench.store.records import FORMAT_VERSION, Mode, ProfileRun, TrialResult, TrialStatus
+from bench.store.rundir import RunDirectory
 
 
 def result(trial_id: str, **kw) -> TrialResult:

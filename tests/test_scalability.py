@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from made_runs import GRID_ROWS, write_grid_run
 
-from bench import figures
-from bench import scalability as sc
-from bench.analysis import summarize_run
-from bench.records import Mode
-from bench.rundir import RunDirectory
+from bench.analyse import formulas, run_scaling
+from bench.analyse import scalability as sc
+from bench.analyse.summarize import summarize_run
+from bench.store.records import Mode
+from bench.store.rundir import RunDirectory
 
 NODES = [1, 2, 4, 8, 16, 32]
 
@@ -98,7 +98,7 @@ def test_amdahl_data_fits_kappa_zero_and_no_peak():
     assert fit.sigma == pytest.approx(0.1, rel=1e-6)
     assert fit.peak_nodes is None and not fit.peak_beyond_data
     # Karp-Flatt of Amdahl speedups is flat and equals his serial fraction
-    assert [figures.karp_flatt(s, n) for n, s in exact(0.1, 0.0)[1:]] == \
+    assert [formulas.karp_flatt(s, n) for n, s in exact(0.1, 0.0)[1:]] == \
         pytest.approx([0.1] * (len(NODES) - 1))
     noisy_fit = sc.fit_usl(noisy(0.1, 0.0), mode=Mode.MEASURED, resamples=200)
     assert noisy_fit.kappa == pytest.approx(0.0, abs=2e-4)
@@ -192,21 +192,21 @@ def test_points_and_fit_of_a_run(tmp_path: Path):
     summary = summarize_run(run.meta(), run.trials(), run.profile_runs())
     by_name = {(r.name, r.mode): r for r in summary.rows}
     t1 = float(np.mean(by_name[("local", Mode.MEASURED)].wall_samples_s))
-    measured = sc.usl_points(summary, Mode.MEASURED)
+    measured = run_scaling.usl_points(summary, Mode.MEASURED)
     assert np.array(measured) == pytest.approx(np.array(
         [(1, t1 / w) for w in by_name[("local", Mode.MEASURED)].wall_samples_s]
         + [(2, t1 / w) for w in by_name[("2-node", Mode.MEASURED)].wall_samples_s]))
-    replay = sc.usl_points(summary, Mode.REPLAY)
+    replay = run_scaling.usl_points(summary, Mode.REPLAY)
     assert [n for n, _ in replay] == [2] * 3 + [4] * 3 + [8] * 3 + [13] * 3
     # each repeat's speedup: their mean is not the row's speedup (mean T1 / mean TN), but close
     assert np.mean([s for n, s in replay if n == 13]) == \
         pytest.approx(by_name[("13-node", Mode.REPLAY)].speedup, rel=0.02)
-    assert sc.usl_points(summary, Mode.MODEL) == []
-    assert sc.fit_summary(summary, Mode.MODEL) is None
-    fit = sc.fit_summary(summary, Mode.REPLAY, resamples=100)
+    assert run_scaling.usl_points(summary, Mode.MODEL) == []
+    assert run_scaling.fit_summary(summary, Mode.MODEL) is None
+    fit = run_scaling.fit_summary(summary, Mode.REPLAY, resamples=100)
     assert fit.source == "replay" and not fit.under_determined
     assert fit.sigma_interval is not None
-    measured_fit = sc.fit_summary(summary, Mode.MEASURED)
+    measured_fit = run_scaling.fit_summary(summary, Mode.MEASURED)
     assert measured_fit.under_determined and measured_fit.source == "measured"
 
 
@@ -217,8 +217,8 @@ def test_oversubscribed_rows_are_left_out_of_the_points_unless_asked(tmp_path: P
     summary = summarize_run(run.meta(), run.trials(), run.profile_runs())
     rows = [dataclasses.replace(r, oversubscribed=r.name == "2-node") for r in summary.rows]
     summary = dataclasses.replace(summary, rows=rows)
-    assert {n for n, _ in sc.usl_points(summary, Mode.MEASURED)} == {1}
-    assert {n for n, _ in sc.usl_points(summary, Mode.MEASURED,
+    assert {n for n, _ in run_scaling.usl_points(summary, Mode.MEASURED)} == {1}
+    assert {n for n, _ in run_scaling.usl_points(summary, Mode.MEASURED,
                                         include_oversubscribed=True)} == {1, 2}
 
 

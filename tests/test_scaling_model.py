@@ -7,20 +7,20 @@ import json
 import pytest
 from made_runs import write_run
 
-from bench import figures
-from bench.analysis import summarize_run
-from bench.records import Mode, ProfileRun, TrialResult, TrialStatus
-from bench.render import to_json, to_markdown, to_table
-from bench.rundir import RunDirectory
-from bench.scaling_model import (
+from bench.analyse import formulas
+from bench.analyse.run_scaling import model_errors, waterfall
+from bench.analyse.scaling_model import (
     Overheads,
     estimate_overheads,
-    model_errors,
     predict,
     simulate_makespan,
     stragglers,
-    waterfall,
 )
+from bench.analyse.summarize import summarize_run
+from bench.analyse.summary_json import to_json
+from bench.report.text import to_markdown, to_table
+from bench.store.records import Mode, ProfileRun, TrialResult, TrialStatus
+from bench.store.rundir import RunDirectory
 
 META = {"run_id": "r1", "workload": {"name": "w", "grid": "g", "trials": 3, "hash": "h"},
         "environment": {"python": "3.11"}}
@@ -31,7 +31,7 @@ def test_five_trials_on_two_slots_in_grid_order_and_longest_first():
     assert simulate_makespan([1.0, 2.0, 3.0, 4.0, 5.0], 2) == 9.0
     # longest first: 5 (0-5) | 4 (0-4), 3 (4-7) | 2 (5-7) | 1 (7-8): 8 s, the bound is 7.5 s
     assert simulate_makespan([1.0, 2.0, 3.0, 4.0, 5.0], 2, order="longest_first") == 8.0
-    assert figures.bound_makespan([1.0, 2.0, 3.0, 4.0, 5.0], 2) == 7.5
+    assert formulas.bound_makespan([1.0, 2.0, 3.0, 4.0, 5.0], 2) == 7.5
 
 
 def test_longest_first_beats_grid_order_when_the_longest_trial_comes_last():
@@ -42,7 +42,7 @@ def test_longest_first_beats_grid_order_when_the_longest_trial_comes_last():
 
 def test_equal_trials_run_in_waves():
     assert simulate_makespan([2.0] * 24, 13) == 4.0  # 2 waves: at most 12x, as the bound says
-    assert sum([2.0] * 24) / simulate_makespan([2.0] * 24, 13) == figures.equal_trials_bound(24, 13)
+    assert sum([2.0] * 24) / simulate_makespan([2.0] * 24, 13) == formulas.equal_trials_bound(24, 13)
     assert simulate_makespan([2.0] * 26, 13) == 4.0
     assert simulate_makespan([2.0] * 27, 13) == 6.0
     assert simulate_makespan([2.0] * 3, 13) == 2.0  # idle slots cost nothing

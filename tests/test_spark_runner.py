@@ -10,12 +10,13 @@ import psutil
 import pytest
 
 from bench.cluster import LocalStandaloneCluster, load_profile
-from bench.datasets import load_dataset
-from bench.records import COMPUTE_PHASES, Mode, TrialSpec, TrialStatus
-from bench.result_channel import ResultChannel
-from bench.runner import SparkCounts, TooManyFailures, run_grid, warm_up_workers
-from bench.spark_session import spark_context
-from bench.tasks import TaskSettings
+from bench.cluster.spark_session import spark_context
+from bench.definitions.workload import TrialSpec
+from bench.execute.result_channel import ResultChannel
+from bench.execute.runner import SparkCounts, TooManyFailures, run_grid, warm_up_workers
+from bench.execute.tasks import TaskSettings
+from bench.ml.datasets import load_dataset
+from bench.store.records import COMPUTE_PHASES, Mode, TrialStatus
 
 pytestmark = [pytest.mark.spark, pytest.mark.tensorflow, pytest.mark.slow]
 

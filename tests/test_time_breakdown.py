@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.records import Mode, TrialResult, TrialStatus
-from bench.time_breakdown import PARTS, mean_slot_seconds, slot_seconds
+from bench.analyse.time_breakdown import PARTS, mean_slot_seconds, slot_seconds
+from bench.store.records import Mode, TrialResult, TrialStatus
 
 
 def trial(i: int, start: float, phases: dict[str, float], repeat: int = 0,

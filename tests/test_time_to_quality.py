@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from made_runs import GRID_COLLECT_S, GRID_T0, write_grid_run
 
-from bench.analysis import summarize_run
-from bench.records import Mode, TrialResult, TrialStatus
-from bench.rundir import RunDirectory
-from bench.time_to_quality import QualityPoint, best_so_far, curves, time_to_best
+from bench.analyse.summarize import summarize_run
+from bench.analyse.time_to_quality import QualityPoint, best_so_far, curves, time_to_best
+from bench.store.records import Mode, TrialResult, TrialStatus
+from bench.store.rundir import RunDirectory
 
 T0 = 100.0  # when the grid's first trial was dispatched
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.datasets import Dataset, load_dataset
-from bench.records import TrialStatus
+from bench.ml.datasets import Dataset, load_dataset
+from bench.store.records import TrialStatus
 
 pytestmark = pytest.mark.tensorflow
 
@@ -19,7 +19,7 @@ def digits():
 
 
 def train(data, family="mlp", params=MLP, epochs=3, batch_size=64):
-    from bench.training import train_and_evaluate
+    from bench.ml.training import train_and_evaluate
 
     return train_and_evaluate(data, family, params, epochs=epochs, batch_size=batch_size, seed=9)
 
@@ -69,14 +69,14 @@ def test_the_2016_convnet_trains_on_a_tiny_mnist():
 def test_warm_up_imports_tensorflow():
     import sys
 
-    from bench.training import warm_up
+    from bench.ml.training import warm_up
 
     assert warm_up() >= 0.0
     assert "tensorflow" in sys.modules
 
 
 def test_a_trial_over_its_timeout_is_stopped_and_says_so(digits):
-    from bench.training import train_and_evaluate
+    from bench.ml.training import train_and_evaluate
 
     ticks = iter(range(10**6))  # a fake clock: one second per look, so the limit is exact
 

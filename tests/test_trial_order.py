@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bench.records import Mode, TrialResult, TrialSpec, TrialStatus
-from bench.scaling_model import Overheads, simulate_makespan
-from bench.trial_order import cost_estimate, measured_seconds, ordered
+from bench.analyse.scaling_model import Overheads, simulate_makespan
+from bench.definitions.workload import TrialSpec
+from bench.execute.trial_order import cost_estimate, measured_seconds, ordered
+from bench.store.records import Mode, TrialResult, TrialStatus
 
 
 def spec(i: int, neurons: int = 32, lr: float = 0.1) -> TrialSpec:

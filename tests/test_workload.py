@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.definitions.workload import load_workload
 from bench.errors import UserError
-from bench.workload import load_workload
 
 GOOD = """
 description = "test workload"

@@ -7,7 +7,7 @@ from pathlib import Path
 from bench.cluster._base import Cluster
 from bench.cluster._existing import ExistingCluster, check_reachable
 from bench.cluster._local import LocalStandaloneCluster
-from bench.cluster.profile import ClusterProfile, load_profile, load_profiles
+from bench.definitions.profile import ClusterProfile, load_profile, load_profiles
 
 __all__ = [
     "Cluster", "ClusterProfile", "ExistingCluster", "LocalStandaloneCluster", "check_reachable",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from types import TracebackType
 
-from bench.cluster.profile import ClusterProfile
+from bench.definitions.profile import ClusterProfile
 
 
 class Cluster(abc.ABC):

@@ -6,7 +6,7 @@ import socket
 from urllib.parse import urlparse
 
 from bench.cluster._base import Cluster
-from bench.cluster.profile import ClusterProfile
+from bench.definitions.profile import ClusterProfile
 from bench.errors import UserError
 
 

@@ -26,7 +26,7 @@ from pyspark.find_spark_home import _find_spark_home
 
 from bench.cluster._base import Cluster
 from bench.cluster.leftovers import write_owner
-from bench.cluster.profile import ClusterProfile
+from bench.definitions.profile import ClusterProfile
 from bench.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def node_cpus(nodes: int, cores: int) -> list[list[int]]:
     A node of one core must not borrow an idle second one: TensorFlow's and the JVM's other
     threads would, and the 1-node reference would be faster than one node is (MEASURE.md: the
     1-node baseline uses the same node as the N-node profile). Pinned, a node's trials also see
-    the speed of its own CPUs only, as its machine probe does (bench.machine_probe).
+    the speed of its own CPUs only, as its machine probe does (bench.ml.machine_probe).
     """
     if not hasattr(os, "sched_getaffinity"):  # macOS, Windows: no CPU affinity to set
         return []

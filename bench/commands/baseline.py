@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench.baselines import BASELINE_DIR, baseline_path, save_baseline, this_machine
-from bench.results import load_result
-from bench.workload import load_workload
+from bench.compare.references import BASELINE_DIR, baseline_path, save_baseline, this_machine
+from bench.compare.results import load_result
+from bench.definitions.workload import load_workload
 
 
 def add_parser(verbs: argparse._SubParsersAction) -> None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench import gate
-from bench.baselines import BASELINE_DIR, find_baseline
 from bench.commands.compare import FORMATS, render
-from bench.comparison import compare
+from bench.compare import gate
+from bench.compare.comparison import compare
+from bench.compare.references import BASELINE_DIR, find_baseline
+from bench.compare.results import load_result
 from bench.errors import UserError
-from bench.results import load_result
 
 EXIT_REGRESSION = 1
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from bench import comparison_report
-from bench.comparison import compare
-from bench.results import load_result
+from bench.compare import comparison_report
+from bench.compare.comparison import compare
+from bench.compare.results import load_result
 
 FORMATS = ("table", "markdown", "json")
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.analysis import summarize_run
-from bench.html_report import write_html_report
-from bench.render import to_json, to_markdown, to_table
-from bench.rundir import HTML_REPORT, REPORT, SUMMARY, RunDirectory, write_json
+from bench.analyse.summarize import summarize_run
+from bench.analyse.summary_json import to_json
+from bench.report.html import write_html_report
+from bench.report.text import to_markdown, to_table
+from bench.store.rundir import HTML_REPORT, REPORT, SUMMARY, RunDirectory, write_json
 
 
 def add_parser(verbs: argparse._SubParsersAction) -> None:

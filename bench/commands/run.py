@@ -10,23 +10,23 @@ from pathlib import Path
 from bench import __version__
 from bench.cluster import check_reachable
 from bench.cluster._local import LOOPBACK
+from bench.cluster.environment import capture
 from bench.cluster.leftovers import clean_leftovers
-from bench.cluster.profile import DEFAULT_PROFILES, load_profiles, memory_mb, with_nodes
+from bench.cluster.preflight import check_java, check_memory, check_ports, usable_cores
+from bench.cluster.spark_session import shutdown_gateway
 from bench.commands.report import write_report
-from bench.datasets import load_dataset
-from bench.deployment import DEFAULT_ROWS
-from bench.environment import capture
+from bench.definitions.knobs import read_test_knobs
+from bench.definitions.locations import PROJECT_ROOT
+from bench.definitions.profile import DEFAULT_PROFILES, load_profiles, memory_mb, with_nodes
+from bench.definitions.workload import load_workload
 from bench.errors import UserError
-from bench.experiment import run_experiment
-from bench.plan import ModeChoice, plan
-from bench.preflight import check_java, check_memory, check_ports, usable_cores
-from bench.records import FORMAT_VERSION, Mode
-from bench.resume import ResumeState, RunJob, load_resume
-from bench.rundir import HTML_REPORT, REPORT, RunDirectory
-from bench.spark_session import shutdown_gateway
-from bench.test_knobs import read_test_knobs
-from bench.trial_order import DEFAULT_ORDER, ORDERS
-from bench.workload import PROJECT_ROOT, load_workload
+from bench.execute.deployment import DEFAULT_ROWS
+from bench.execute.experiment import run_experiment
+from bench.execute.plan import ModeChoice, plan
+from bench.execute.resume import ResumeState, RunJob, load_resume
+from bench.ml.datasets import load_dataset
+from bench.store.records import DEFAULT_ORDER, FORMAT_VERSION, ORDERS, Mode
+from bench.store.rundir import HTML_REPORT, REPORT, RunDirectory
 
 
 def _positive_int(text: str) -> int:

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from bench.cluster import LocalStandaloneCluster, load_profile
-from bench.runner import warm_up_workers
-from bench.spark_session import shutdown_gateway, spark_context
+from bench.cluster.spark_session import shutdown_gateway, spark_context
+from bench.execute.runner import warm_up_workers
 
 
 def started(_: object) -> float:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.results import BENCHMARK_SUMMARY_KEY
+from bench.compare.results import BENCHMARK_SUMMARY_KEY
 
 from ._runs import run_grid, summary
 

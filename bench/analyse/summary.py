@@ -1,0 +1,137 @@
+"""The typed summary of a run: its rows, accuracy, model and extras; every printer reads it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.analyse import formulas, scaling_model
+from bench.store.records import (
+    DeploymentRun,
+    Mode,
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One profile in one mode."""
+
+    name: str
+    mode: Mode
+    nodes: int
+    cores: int
+    slots: int
+    wall: formulas.Stats
+    startup_s: float
+    warmup_s: float
+    oversubscribed: bool
+    speedup: float | None
+    speedup_interval: tuple[float, float] | None
+    efficiency: float | None
+    bound_makespan_s: float | None
+    bound_speedup: float | None
+    efficiency_vs_bound: float | None
+    karp_flatt: float | None
+    replay_error: float | None  # (replay - measured) / measured wall time, same profile
+    trials: dict[str, int]  # status -> count, in the latest repeat
+    cold_trials: int
+    phases_s: dict[str, float]  # mean seconds per trial
+    wall_samples_s: list[float] = field(default_factory=list)  # one per repeat, in order
+    overhead_per_trial_s: float | None = None  # (T - bound) / (trials per slot)
+    # Measured rows: each trial's compute (build + train + evaluate + cleanup), mean over repeats
+    trial_compute_s: dict[str, float] = field(default_factory=dict)
+    spark: dict[str, float] | None = None  # jobs, tasks, task_failures per repeat (mean)
+    # Trials whose executor was lost mid-trial, every repeat: LostAttempt.to_dict() + "repeat"
+    lost_attempts: list[dict[str, Any]] = field(default_factory=list)
+    lost_executors: list[dict[str, Any]] = field(default_factory=list)  # {"repeat", "executor_id"}
+    stragglers: list[str] = field(default_factory=list)  # held the latest repeat's last wave
+    # The machine probe (bench.ml.machine_probe) beside each wall sample: a measured row's own; a
+    # replayed row's is its reference's mean, since it replays that run's durations. Empty when
+    # a repeat has none (a run made before the probe).
+    probe_samples_s: list[float] = field(default_factory=list)
+    # Where the grid wall time went (bench.analyse.time_breakdown): slot-seconds per part, mean over
+    # repeats; and the warm-up's reading of the dataset (slowest slot), beside the wall time.
+    slot_seconds: dict[str, float] = field(default_factory=dict)
+    data_fetch_s: float | None = None
+    runner: str = "spark"  # or "process-pool": the floor (bench.execute.process_pool_floor)
+    # Time to quality (bench.analyse.time_to_quality): seconds from dispatch until the run's best
+    # configuration (on validation) had arrived at the driver, in the latest repeat.
+    time_to_best_s: float | None = None
+
+
+@dataclass(frozen=True)
+class OrderCheck:
+    """One replayed profile's grid in both dispatch orders (bench.execute.trial_order)."""
+
+    name: str
+    slots: int
+    order: str  # the run's order, the row's
+    wall_s: float  # the row's mean replayed wall time
+    other_order: str
+    other_wall_s: float  # the order check's replayed wall time
+    model_wall_s: float | None = None  # the model in the run's order, on the row's slots
+    model_other_wall_s: float | None = None
+
+
+@dataclass(frozen=True)
+class WeakRun:
+    """Weak scaling: the grid's first k x N trials once on N nodes (`--trials-per-node k`)."""
+
+    name: str
+    mode: Mode
+    nodes: int
+    trials: int
+    wall_s: float  # T(N, kN)
+    serial_s: list[float] | None  # those trials' 1-node compute; None without a reference
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    trial_id: str
+    profile: str
+    repeat: int
+    field: str
+    expected: Any
+    got: Any
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    source: str  # which profile's trials the block reads
+    baseline_params: dict[str, Any] | None
+    baseline_test_error: float | None
+    best_params: dict[str, Any] | None
+    best_trial_id: str | None
+    best_val_error: float | None
+    best_test_error: float | None
+    relative_error_reduction: float | None
+    metrics_identical: bool | None  # None: fewer than two measured sets to compare
+    compared: int  # measured (profile, repeat) sets compared
+    mismatches: list[Mismatch] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    workload: str
+    grid: str
+    reference: str | None  # the 1-node measured profile speedups are relative to
+    rows: list[Row]
+    accuracy: Accuracy | None
+    environment: dict[str, Any]
+    notes: list[str]
+    # Every trial's outcome on the accuracy source (repeat 0): what "same seed, same metrics"
+    # compares across runs.
+    trial_metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The model (mode model), from the 1-node measured run: its overheads, its compute per trial
+    # in grid order, its predictions, its error on every measured and replayed row, and where
+    # each multi-node profile's speedup went.
+    overheads: scaling_model.Overheads | None = None
+    model_durations_s: list[float] = field(default_factory=list)
+    model: list[scaling_model.ModelPoint] = field(default_factory=list)
+    model_errors: list[scaling_model.ModelError] = field(default_factory=list)
+    waterfalls: list[scaling_model.Waterfall] = field(default_factory=list)
+    order: str = "grid"  # the trials' dispatch order (bench.execute.trial_order)
+    order_checks: list[OrderCheck] = field(default_factory=list)
+    weak_runs: list[WeakRun] = field(default_factory=list)
+    deployments: list[DeploymentRun] = field(default_factory=list)  # the deployment step

@@ -1,0 +1,93 @@
+"""summary.json: the run summary as the stable document scripts, `bench compare` and the gate
+read."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+from bench.analyse.run_scaling import weak_points
+from bench.analyse.summary import RunSummary
+from bench.cluster.environment import machine_fingerprint
+from bench.store.records import FORMAT_VERSION
+
+
+def _finite(value: Any) -> Any:
+    """Strict JSON has no NaN or infinity."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+# What summary.json holds. 2: per-repeat samples, overheads, per-trial compute and metrics,
+# Spark counts, profile hashes and thresholds, which `bench compare` and `bench check` read.
+# 3: the machine probe beside each wall sample, which the gate's time figures are divided by.
+SUMMARY_VERSION = 3
+
+
+def to_json(summary: RunSummary, meta: dict) -> dict:
+    """summary.json. The documented keys are stable: users' CI scripts read them."""
+    profile_hashes = {p["name"]: p.get("hash") for p in meta.get("profiles", [])}
+    profiles = [{
+        "name": r.name, "mode": r.mode.value, "nodes": r.nodes, "cores": r.cores,
+        "slots": r.slots, "repeats": r.wall.n, "wall_s": r.wall.mean, "wall_sd_s": r.wall.sd,
+        "wall_min_s": r.wall.min, "wall_max_s": r.wall.max, "speedup": r.speedup,
+        "speedup_interval": r.speedup_interval, "efficiency": r.efficiency,
+        "bound_speedup": r.bound_speedup, "bound_makespan_s": r.bound_makespan_s,
+        "efficiency_vs_bound": r.efficiency_vs_bound, "karp_flatt": r.karp_flatt,
+        "startup_s": r.startup_s, "warmup_s": r.warmup_s, "oversubscribed": r.oversubscribed,
+        "replay_error": r.replay_error, "trials": r.trials, "cold_trials": r.cold_trials,
+        "phases_s": r.phases_s, "wall_samples_s": r.wall_samples_s,
+        "probe_samples_s": r.probe_samples_s,
+        "overhead_per_trial_s": r.overhead_per_trial_s, "trial_compute_s": r.trial_compute_s,
+        "spark": r.spark, "lost_attempts": r.lost_attempts, "lost_executors": r.lost_executors,
+        "recovery_s": sum(a["recovery_s"] or 0.0 for a in r.lost_attempts),
+        "hash": profile_hashes.get(r.name), "stragglers": r.stragglers,
+        "slot_seconds": r.slot_seconds, "data_fetch_s": r.data_fetch_s,
+    } for r in summary.rows]
+    acc = summary.accuracy
+    accuracy = None if acc is None else {
+        "source": acc.source, "baseline_params": acc.baseline_params,
+        "baseline_test_error": acc.baseline_test_error, "best_trial_id": acc.best_trial_id,
+        "best_params": acc.best_params, "best_val_error": acc.best_val_error,
+        "best_test_error": acc.best_test_error,
+        "relative_error_reduction": acc.relative_error_reduction,
+        "metrics_identical": acc.metrics_identical, "compared_runs": acc.compared,
+        "mismatches": [m.__dict__ for m in acc.mismatches],
+    }
+    return _finite({
+        "format_version": FORMAT_VERSION, "summary_version": SUMMARY_VERSION,
+        "run_id": summary.run_id, "workload": summary.workload, "grid": summary.grid,
+        "workload_hash": meta.get("workload", {}).get("hash"),
+        "reference": summary.reference, "profiles": profiles, "accuracy": accuracy,
+        "trial_metrics": summary.trial_metrics,
+        "thresholds": meta.get("workload", {}).get("thresholds"),
+        "test_knobs": meta.get("test_knobs", {}),
+        "machine": machine_fingerprint(summary.environment),
+        "environment": summary.environment, "notes": summary.notes, **_model_json(summary),
+    })
+
+
+def _model_json(summary: RunSummary) -> dict:
+    """The model's keys of summary.json: its points, overheads, errors and waterfalls."""
+    o = summary.overheads
+    return {
+        "model": [{**dataclasses.asdict(p), "mode": p.mode.value} for p in summary.model],
+        "model_overheads": None if o is None else {
+            **dataclasses.asdict(o), "per_task_s": o.per_task_s, "first_task_s": o.first_task_s},
+        "model_errors": [{**dataclasses.asdict(e), "mode": e.mode.value,
+                          "within_target": e.within_target} for e in summary.model_errors],
+        "waterfalls": [dataclasses.asdict(w) for w in summary.waterfalls],
+        "order": summary.order,
+        "order_checks": [dataclasses.asdict(c) for c in summary.order_checks],
+        "weak_scaling": [{**dataclasses.asdict(w), "mode": w.mode.value,
+                          "scaled_speedup": p.scaled_speedup if p else None,
+                          "weak_efficiency": p.efficiency if p else None}
+                         for w, p in weak_points(summary)],
+        "deployment": [d.to_dict() for d in summary.deployments],
+    }

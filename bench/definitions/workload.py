@@ -1,0 +1,216 @@
+"""Workload definitions (``workloads/*.toml``): dataset, model, training, baseline, grids."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.definitions.hyperparameters import DATASETS, MODEL_HYPERPARAMETERS
+from bench.definitions.locations import find_definition
+from bench.definitions.thresholds import Thresholds, read_thresholds
+from bench.definitions.tomlfile import Check, Invalid, Table, load_toml, non_negative, positive
+from bench.errors import UserError
+
+DEFAULT_WORKLOAD = "digits-mlp"
+# A workload's name is part of run directory and baseline file names.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass(frozen=True)
+class DatasetSettings:
+    name: str
+    path: str | None = None  # mnist only: a keras .npz or a folder of the four IDX files
+    validation_size: int | None = None  # None: the dataset's own default
+    train_limit: int | None = None  # keep only the first N training examples
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """One configuration of the grid: what a Spark task trains."""
+
+    trial_id: str  # stable and readable, e.g. "learning_rate=0.1,neurons=64"
+    index: int  # position in dispatch order
+    params: dict[str, Any]  # every hyperparameter of the model, baseline values filled in
+    is_baseline: bool = False
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    epochs: int
+    batch_size: int
+    seed: int
+    timeout_s: float | None = None  # a trial training longer is stopped: status "timeout"
+    # This many failed or timed-out trials one after another stop the run: something is broken
+    # that no configuration will fix (diverged trials do not count: they are a result).
+    max_failures_in_a_row: int = 5
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    path: Path
+    description: str
+    dataset: DatasetSettings
+    model: str  # a key of MODEL_HYPERPARAMETERS
+    training: TrainingSettings
+    baseline: dict[str, Any]  # a value for every hyperparameter of the model
+    grids: dict[str, dict[str, list[Any]]]  # grid name -> axis -> values, in file order
+    default_grid: str
+    # The regression gate's thresholds: how the run is judged, not what it measures (not hashed).
+    thresholds: Thresholds = Thresholds()
+
+    def grid(self, name: str | None) -> dict[str, list[Any]]:
+        name = name or self.default_grid
+        if name not in self.grids:
+            raise UserError(
+                f"workload '{self.name}' ({self.path}) has no grid '{name}'",
+                where="--grid",
+                fix=f"use one of: {', '.join(self.grids)}",
+            )
+        return self.grids[name]
+
+    def trials(self, grid_name: str | None = None) -> list[TrialSpec]:
+        """The grid's configurations plus the baseline, baseline first (MEASURE.md: "The baseline
+        configuration is always evaluated in the same run, on the same footing")."""
+        axes = self.grid(grid_name)
+        configs = [
+            {**self.baseline, **dict(zip(axes, values, strict=True))}
+            for values in itertools.product(*axes.values())
+        ]
+        if self.baseline not in configs:
+            configs.insert(0, dict(self.baseline))
+        else:
+            configs.insert(0, configs.pop(configs.index(self.baseline)))
+        id_keys = list(axes) or list(self.baseline)
+        return [
+            TrialSpec(
+                trial_id=",".join(f"{k}={config[k]!r}" for k in id_keys),
+                index=i,
+                params=config,
+                is_baseline=(i == 0),
+            )
+            for i, config in enumerate(configs)
+        ]
+
+    def definition_hash(self, grid_name: str | None = None) -> str:
+        """Identifies what was measured: two runs compare only when these hashes agree."""
+        definition = {
+            "dataset": asdict(self.dataset),
+            "model": self.model,
+            # what decides the results; settings left at their defaults keep older hashes valid
+            "training": {k: v for k, v in asdict(self.training).items()
+                         if k in ("epochs", "batch_size", "seed") or v is not None
+                         and k != "max_failures_in_a_row"},
+            "baseline": self.baseline,
+            "grid": self.grid(grid_name),
+        }
+        blob = json.dumps(definition, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def find_workload(name_or_path: str | None) -> Path:
+    """A path as given, or a name looked up in ./workloads and then the project's workloads/."""
+    return find_definition(name_or_path or DEFAULT_WORKLOAD, folder="workloads",
+                           what="workload", option="--workload")
+
+
+def load_workload(name_or_path: str | None = None) -> Workload:
+    path = find_workload(name_or_path)
+    top = Table(load_toml(path), str(path))
+    name = top.get("name", str, default=path.stem, check=_plain_name)
+    description = top.get("description", str, default="")
+
+    ds = top.table("dataset")
+    dataset = DatasetSettings(
+        name=ds.get("name", str, check=_one_of(DATASETS, "dataset")),
+        path=ds.get("path", str, default=None),
+        validation_size=ds.get("validation_size", int, default=None, check=positive),
+        train_limit=ds.get("train_limit", int, default=None, check=positive),
+    )
+    ds.finish()
+
+    md = top.table("model")
+    model = md.get("family", str, check=_one_of(MODEL_HYPERPARAMETERS, "model family"))
+    md.finish()
+    hyper = MODEL_HYPERPARAMETERS[model]
+
+    tr = top.table("training")
+    training = TrainingSettings(
+        epochs=tr.get("epochs", int, check=positive),
+        batch_size=tr.get("batch_size", int, check=positive),
+        seed=tr.get("seed", int, check=non_negative),
+        timeout_s=tr.get("timeout_s", float, default=None, check=positive),
+        max_failures_in_a_row=tr.get("max_failures_in_a_row", int, default=5, check=positive),
+    )
+    tr.finish()
+
+    bl = top.table("baseline")
+    baseline = {key: bl.get(key, hp.kind, check=hp.problem) for key, hp in hyper.items()}
+    bl.finish(known=list(hyper))
+
+    grids_table = top.table("grids")
+    grids: dict[str, dict[str, list[Any]]] = {}
+    for grid_name in list(grids_table.data):
+        grids[grid_name] = _read_grid(grids_table.table(grid_name), hyper)
+    if not grids:
+        raise UserError(
+            "no grids defined", where=str(path), fix="add a table like [grids.small] with lists"
+        )
+    default_grid = top.get(
+        "default_grid", str, default=next(iter(grids)), check=_one_of(grids, "grid")
+    )
+    thresholds = read_thresholds(top.table("check", default={}))
+    top.finish()
+    return Workload(
+        name=name, path=path, description=description, dataset=dataset, model=model,
+        training=training, baseline=baseline, grids=grids, default_grid=default_grid,
+        thresholds=thresholds,
+    )
+
+
+def _read_grid(table: Table, hyper: dict) -> dict[str, list[Any]]:
+    axes: dict[str, list[Any]] = {}
+    for key in list(table.data):
+        if key not in hyper:
+            table.finish(known=list(hyper))  # raises: names the key and the closest known one
+        values = table.get(key, list)
+        if not values:
+            raise UserError(f"'{key}' is an empty list", where=table.where,
+                            fix="give at least one value, or remove the key")
+        for value in values:
+            hp = hyper[key]
+            if isinstance(value, int) and not isinstance(value, bool) and hp.kind is float:
+                value = float(value)
+            if invalid := hp.problem(value):
+                raise UserError(f"'{key}' value {invalid.problem}", where=table.where,
+                                fix=invalid.fix)
+        values = [float(v) if hyper[key].kind is float else v for v in values]
+        if len(set(values)) != len(values):
+            raise UserError(f"'{key}' lists a value twice: {values}", where=table.where,
+                            fix="list each value once")
+        axes[key] = values
+    if not axes:
+        raise UserError("empty grid", where=table.where, fix="add at least one hyperparameter list")
+    table.finish(known=list(hyper))
+    return axes
+
+
+def _plain_name(value: str) -> Invalid | None:
+    if _NAME.match(value):
+        return None
+    return Invalid(f"must be a plain name (it names run folders and baselines), got {value!r}",
+                   "use letters, digits, '.', '_' and '-', e.g. name = \"digits-mlp\"")
+
+
+def _one_of(choices, what: str) -> Check:
+    def check(value: str) -> Invalid | None:
+        if value in choices:
+            return None
+        return Invalid(f"is an unknown {what} '{value}'", f"use one of: {', '.join(choices)}")
+
+    return check

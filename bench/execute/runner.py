@@ -1,0 +1,279 @@
+"""Runs one grid on a Spark cluster: one trial per Spark task, the dataset broadcast once.
+
+The whole grid is one Spark job (the 2016 pattern: a map over the configurations), its tasks in
+dispatch order. Results come back through the ResultChannel as each task ends, and once more with
+the job's own result, which fills in anything the channel missed.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+from bench.definitions.workload import TrialSpec
+from bench.errors import UserError
+from bench.execute.attempts import AttemptReferee
+from bench.execute.result_channel import ResultChannel
+from bench.execute.tasks import TaskSettings, run_trial, warm_up
+from bench.store.records import LostAttempt, TrialResult, TrialStatus, last_error_line
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+
+
+# Statuses that, one after another, say the setup is broken (a missing module, executors with too
+# little memory) rather than one configuration bad: diverging is a result and never counts.
+_BROKEN = (TrialStatus.FAILED, TrialStatus.TIMEOUT, TrialStatus.OOM, TrialStatus.CRASHED)
+
+
+class TooManyFailures(UserError):
+    """Trials fail one after another: stop, instead of burning the cluster time of the rest."""
+
+    def __init__(self, streak: list[TrialResult]) -> None:
+        last = [f"{r.trial_id}: {last_error_line(r.error)}" for r in streak[-3:]]
+        super().__init__(
+            f"{len(streak)} trials in a row failed, timed out, ran out of memory or crashed, so "
+            "the run stopped; the last errors:\n    " + "\n    ".join(last),
+            fix="fix the cause (the full tracebacks are in the run's trials.jsonl), or raise "
+                "[training] max_failures_in_a_row in the workload")
+
+
+@dataclass(frozen=True)
+class SparkCounts:
+    """Spark's own count of a job group: a retry or an extra job shows here first."""
+
+    jobs: int
+    tasks: int  # task attempts launched
+    task_failures: int
+
+
+def executor_ids(sc: Any) -> set[str] | None:
+    """The executors registered now; None if this Spark cannot say."""
+    try:
+        # SparkContext.getExecutorIds is Scala-private but public in the JVM; py4j reaches it.
+        ids = sc._jsc.sc().getExecutorIds().mkString(",")
+    except Exception:  # noqa: BLE001 - an internal API: no answer is better than no run
+        log.debug("could not list the executors", exc_info=True)
+        return None
+    return {i for i in ids.split(",") if i}
+
+
+def count_job_group(sc: Any, group: str) -> SparkCounts:
+    tracker = sc.statusTracker()
+    jobs = tracker.getJobIdsForGroup(group)
+    tasks = failures = 0
+    for job_id in jobs:
+        info = tracker.getJobInfo(job_id)
+        for stage_id in info.stageIds if info else []:
+            stage = tracker.getStageInfo(stage_id)
+            if stage is not None:
+                # numTasks counts the stage's partitions; every failed attempt was re-launched
+                tasks += stage.numTasks + stage.numFailedTasks
+                failures += stage.numFailedTasks
+    return SparkCounts(jobs=len(jobs), tasks=tasks, task_failures=failures)
+
+
+@dataclass(frozen=True)
+class GridTiming:
+    dispatched_at: float  # the grid's job submitted
+    last_result_at: float  # the last trial's result at the driver
+    spark: SparkCounts
+    lost: list[LostAttempt]
+    lost_executors: list[str]  # executors registered when the grid began and gone at its end
+
+    @property
+    def wall_s(self) -> float:
+        """MEASURE.md: first trial dispatched -> last result at the driver."""
+        return self.last_result_at - self.dispatched_at
+
+
+class _Job(threading.Thread):
+    """Runs a Spark action in its own thread, so the driver can take results while it runs."""
+
+    def __init__(self, sc: Any, group: str, description: str, action: Callable[[], list]):
+        super().__init__(name=f"bench-job-{group}", daemon=True)
+        self.sc, self.group, self.description, self.action = sc, group, description, action
+        self.result: list | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        # One job group per grid run: a Ctrl-C cancels all of it (PySpark pins thread-local
+        # properties to this thread).
+        self.sc.setJobGroup(self.group, self.description, interruptOnCancel=True)
+        try:
+            self.result = self.action()
+        except BaseException as e:  # handed to the driver thread, which re-raises it
+            self.error = e
+
+
+def warm_up_workers(sc: Any, slots: int, tensorflow: bool,
+                    data_bc: Any = None) -> tuple[float, list[dict]]:
+    """Import TensorFlow once in every slot's Python worker and read ``data_bc`` there, timed on
+    its own (bench.execute.tasks.warm_up).
+
+    A barrier stage runs all its tasks at once, so with one task per slot every slot gets one.
+    """
+    begin = time.perf_counter()
+    fn = functools.partial(warm_up, tensorflow=tensorflow, data_bc=data_bc)
+    workers = run_job(sc, f"bench-warm-up-{uuid.uuid4().hex[:8]}", "bench: warm-up",
+                      lambda: sc.parallelize(range(slots), slots).barrier().mapPartitions(fn)
+                      .collect())
+    return time.perf_counter() - begin, workers
+
+
+def run_job(sc: Any, group: str, description: str, action: Callable[[], list]) -> list:
+    """A Spark action in its own job group: a Ctrl-C cancels it; its error is raised here."""
+    job = _Job(sc, group, description, action)
+    job.start()
+    _join(sc, job)
+    return job.result or []
+
+
+def _join(sc: Any, job: _Job) -> None:
+    try:
+        while job.is_alive():
+            job.join(timeout=0.2)
+    except BaseException:
+        sc.cancelJobGroup(job.group)
+        job.join(timeout=30)
+        raise
+    if job.error is not None:
+        raise job.error
+
+
+def run_grid(
+    sc: Any,
+    specs: list[TrialSpec],
+    *,
+    data_bc: Any,
+    settings: TaskSettings,
+    channel: ResultChannel,
+    on_result: Callable[[TrialResult], None],
+    replay: dict[str, dict] | None = None,
+    max_failures_in_a_row: int | None = None,
+    on_start: Callable[[dict], None] | None = None,
+    clock: Clock = time.time,
+) -> GridTiming:
+    """Run every spec as one Spark task; call ``on_result`` once per trial, as it arrives.
+
+    ``max_failures_in_a_row`` failed, timed-out, out-of-memory or crashed trials arriving one
+    after another cancel the grid (TooManyFailures): every finished trial has been handed to
+    ``on_result`` by then.
+    ``on_start`` hears of every attempt as it begins (trial_id, attempt, executor_id, host, pid).
+    A re-run of a trial whose worker died under it while its executor stayed up is not run again
+    but recorded as ``oom`` or ``crashed`` (execute.attempts); one whose executor was lost is."""
+    if not specs:  # a resumed grid whose trials all have a result already
+        now = clock()
+        return GridTiming(now, now, SparkCounts(0, 0, 0), [], [])
+    payloads = [
+        {"trial_id": s.trial_id, "index": s.index, "params": s.params,
+         "is_baseline": s.is_baseline, "replay": replay[s.trial_id] if replay else None}
+        for s in specs
+    ]
+    task = functools.partial(run_trial, data_bc=data_bc, settings=settings)
+    received: dict[str, TrialResult] = {}
+    starts: list[dict] = []  # every attempt that began, as each task announced it
+    streak: list[TrialResult] = []
+
+    def accept(raw: dict) -> None:
+        if raw["trial_id"] in received:  # a task Spark re-ran after its result was sent
+            log.info("ignored a second result for %s", raw["trial_id"])
+            return
+        result = TrialResult.from_dict(raw)
+        result.dispatched_at = dispatched_at
+        result.received_at = clock()
+        result.phases = {
+            "waiting": result.started_at - dispatched_at,
+            **result.phases,
+            "collect": result.received_at - result.ended_at,
+        }
+        received[result.trial_id] = result
+        on_result(result)
+        if result.status in _BROKEN:
+            streak.append(result)
+        else:
+            streak.clear()
+        if max_failures_in_a_row and len(streak) >= max_failures_in_a_row:
+            raise TooManyFailures(streak)
+
+    executors_before = executor_ids(sc)
+    referee = AttemptReferee(settings.token, lambda: executor_ids(sc))
+    channel.referees[settings.token] = referee.hear
+    inbox = channel.inbox
+    dispatched_at = clock()
+    job = _Job(sc, f"bench-{settings.token}", f"bench: {settings.profile} {settings.mode.value}",
+               lambda: sc.parallelize(payloads, len(payloads)).map(task).collect())
+    job.start()
+    try:
+        while len(received) < len(specs) and (job.is_alive() or not inbox.empty()):
+            try:
+                message = inbox.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if message.get("token") != settings.token:  # from an older grid
+                continue
+            if "start" in message:
+                starts.append(message["start"])
+                if on_start is not None:
+                    on_start(message["start"])
+            else:
+                accept(message["result"])
+        job.join()
+    except BaseException:
+        sc.cancelJobGroup(job.group)
+        job.join(timeout=30)
+        raise
+    finally:
+        channel.referees.pop(settings.token, None)
+    if job.error is not None:
+        raise job.error
+    for raw in job.result or []:  # results the channel did not deliver
+        if raw["trial_id"] not in received:
+            accept(raw)
+    executors_after = executor_ids(sc)
+    return GridTiming(
+        dispatched_at, max(r.received_at for r in received.values()),
+        count_job_group(sc, job.group), lost_attempts(starts, received, referee.crashed),
+        sorted(executors_before - executors_after, key=lambda e: (len(e), e))
+        if executors_before is not None and executors_after is not None else [])
+
+
+def lost_attempts(
+    starts: list[dict], received: dict[str, TrialResult],
+    crashed: Collection[tuple[str, int]] = (),
+) -> list[LostAttempt]:
+    """Attempts that began but gave no result because their executor was lost.
+
+    ``crashed`` (trial, attempt) pairs lost their Python worker, not their executor: their
+    trial's result says so, and they are not counted here.
+
+    An attempt that began after its trial's result was in (Spark re-ran a task whose executor died
+    after sending it) lost nothing: its result is ignored, and Spark's counts show the extra task.
+    A trial finished by a later attempt with no earlier one heard of lost that attempt before it
+    could announce itself: it is listed with its executor unknown.
+    """
+    lost = []
+    for start in starts:
+        result = received.get(start["trial_id"])
+        if result is not None and result.attempt <= start["attempt"]:
+            continue
+        if (start["trial_id"], start["attempt"]) in crashed:
+            continue
+        lost.append(LostAttempt(
+            trial_id=start["trial_id"], attempt=start["attempt"],
+            executor_id=start.get("executor_id"), host=start.get("host"),
+            started_at=start["started_at"],
+            rerun_started_at=result.started_at if result is not None else None))
+    heard = {a.trial_id for a in lost} | {trial for trial, _ in crashed}
+    lost += [LostAttempt(trial_id=r.trial_id, attempt=r.attempt - 1, executor_id=None, host=None,
+                         started_at=None, rerun_started_at=r.started_at)
+             for r in received.values() if r.attempt > 0 and r.trial_id not in heard]
+    return sorted(lost, key=lambda a: (a.started_at is None, a.started_at or 0.0, a.trial_id))

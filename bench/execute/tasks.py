@@ -1,0 +1,192 @@
+"""Code that runs inside Spark tasks, on the executors' Python workers.
+
+A Python worker is reused for many tasks (``spark.python.worker.reuse``), so what one trial loads
+(TensorFlow, the broadcast dataset as floats) stays for the next; every trial still starts from its
+own seed, so its metrics do not depend on what ran before it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+from bench.execute.attempts import crashed_result_fields, host_oom_kills
+from bench.ml.machine_probe import probe_work
+from bench.store.records import Mode, TrialResult, TrialStatus
+
+# Per worker: the float32 copy of a broadcast dataset (the broadcast object lives in PySpark's
+# registry for as long as the broadcast does; one copy is kept at a time).
+_FLOAT_DATA: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class TaskSettings:
+    """What every trial task of one grid run shares; pickled once into the job's closure."""
+
+    profile: str
+    mode: Mode
+    repeat: int
+    model: str
+    epochs: int
+    batch_size: int
+    seed: int
+    channel: tuple[str, int] | None  # where to send each result the moment it is ready
+    token: str  # identifies this grid run on the channel
+    timeout_s: float | None = None  # per-trial training limit ([training] timeout_s)
+    slowdown: float = 0.0  # test knob (definitions.knobs): sleep this fraction of compute on top
+
+
+def executor_id() -> str:
+    """The executor this task runs in. Standalone executors run in <work>/<app-id>/<executor-id>;
+    elsewhere the Python worker's pid is the best identity there is."""
+    cwd = os.getcwd()
+    parent = os.path.basename(os.path.dirname(cwd))
+    return os.path.basename(cwd) if parent.startswith("app-") else f"pid-{os.getpid()}"
+
+
+def _float_data(data_bc: Any) -> Any:
+    cached = _FLOAT_DATA.get(data_bc)
+    if cached is None:
+        _FLOAT_DATA.clear()
+        cached = _FLOAT_DATA[data_bc] = data_bc.value.as_float32()
+    return cached
+
+
+def _attempt() -> int:
+    from pyspark import TaskContext
+
+    context = TaskContext.get()
+    return context.attemptNumber() if context is not None else 0
+
+
+def _send(channel: tuple[str, int] | None, message: dict) -> None:
+    """Best effort: the driver also gets every result from the job itself when it ends."""
+    if channel is None:
+        return
+    try:
+        with socket.create_connection(channel, timeout=10) as conn:
+            conn.sendall(json.dumps(message).encode() + b"\n")
+    except OSError as e:
+        print(f"bench: could not send a result to the driver at {channel}: {e}", file=sys.stderr)
+
+
+def _ask(channel: tuple[str, int] | None, message: dict, timeout_s: float = 30.0) -> dict:
+    """Send ``message`` and wait for the driver's one-line answer. No driver, or no answer in
+    time: an empty answer, and the task goes on as if the driver had said nothing."""
+    if channel is None:
+        return {}
+    try:
+        with socket.create_connection(channel, timeout=timeout_s) as conn:
+            conn.sendall(json.dumps({**message, "ask": True}).encode() + b"\n")
+            line = conn.makefile("rb").readline()
+        return json.loads(line) if line else {}
+    except (OSError, ValueError) as e:
+        print(f"bench: no answer from the driver at {channel}: {e}", file=sys.stderr)
+        return {}
+
+
+def run_trial(payload: dict, *, data_bc: Any, settings: TaskSettings) -> dict:
+    """One trial, measured or replayed: the body of one Spark task."""
+    trial = {"trial_id": payload["trial_id"], "attempt": _attempt()}
+    try:
+        return _run_trial(payload, trial, data_bc=data_bc, settings=settings)
+    except Exception:
+        # Spark will retry it: tell the driver this attempt ended by raising, not by its worker
+        # dying, so the retry is allowed to run.
+        _send(settings.channel, {"token": settings.token, "raised": trial})
+        raise
+
+
+def _run_trial(payload: dict, trial: dict, *, data_bc: Any, settings: TaskSettings) -> dict:
+    started = time.time()
+    # Announce the attempt and ask whether to run it: if this executor is lost before the result
+    # is sent, the driver can still say which executor it was and what the re-run cost; if an
+    # earlier attempt's worker died under this trial, the driver says so instead (execute.attempts).
+    answer = _ask(settings.channel, {"token": settings.token, "start": {
+        **trial, "executor_id": executor_id(), "host": socket.gethostname(),
+        "pid": os.getpid(), "oom_kills": host_oom_kills(), "started_at": started}})
+    cold = "tensorflow" not in sys.modules
+    phases: dict[str, float] = {}
+    if answer.get("run") is False:
+        return _report(payload, trial, crashed_result_fields(answer), started=started,
+                       phases=phases, cold=False, settings=settings)
+    t = time.perf_counter()
+    data = _float_data(data_bc)
+    phases["fetch"] = time.perf_counter() - t
+    replay = payload.get("replay")
+    if replay is not None:
+        # Only the task's time is replayed: sleep for what the probe and the compute took on 1
+        # node (REPLAYED_PHASES); dispatch, fetch and the result's way back are real.
+        time.sleep(sum(replay["phases"].values()))
+        phases.update(replay["phases"])
+        return _report(payload, trial, replay["metrics"], started=started, phases=phases,
+                       cold=False, settings=settings)
+    from bench.ml.training import freeze_imports, train_and_evaluate
+
+    if cold:  # the warm-up missed this worker: at least keep the next trials fast
+        import tensorflow  # noqa: F401
+
+        freeze_imports()
+    # The machine's speed now, before the trial's own work (and before the test knob's sleep).
+    phases["probe"] = probe_work()
+    outcome = train_and_evaluate(
+        data, settings.model, payload["params"], epochs=settings.epochs,
+        batch_size=settings.batch_size, seed=settings.seed, timeout_s=settings.timeout_s,
+    )
+    phases.update(outcome.phases)
+    if settings.slowdown:  # the gate's test knob: a trial that became slower
+        extra = settings.slowdown * sum(outcome.phases.values())
+        time.sleep(extra)
+        phases["train"] = phases.get("train", 0.0) + extra
+    metrics = {
+        "status": outcome.status.value, "error": outcome.error,
+        "val_error": outcome.val_error, "test_error": outcome.test_error,
+        "final_loss": outcome.final_loss,
+    }
+    return _report(payload, trial, metrics, started=started, phases=phases, cold=cold,
+                   settings=settings)
+
+
+def _report(payload: dict, trial: dict, metrics: dict, *, started: float,
+            phases: dict[str, float], cold: bool, settings: TaskSettings) -> dict:
+    """The trial's result, sent to the driver now and returned to Spark."""
+    result = TrialResult(
+        profile=settings.profile, mode=settings.mode, repeat=settings.repeat,
+        trial_id=payload["trial_id"], index=payload["index"], params=payload["params"],
+        is_baseline=payload["is_baseline"], status=TrialStatus(metrics["status"]),
+        error=metrics["error"], val_error=metrics["val_error"],
+        test_error=metrics["test_error"], final_loss=metrics["final_loss"],
+        started_at=started, ended_at=time.time(), phases=phases, executor_id=executor_id(),
+        host=socket.gethostname(), pid=os.getpid(), cold=cold, attempt=trial["attempt"],
+    ).to_dict()
+    _send(settings.channel, {"token": settings.token, "result": result})
+    return result
+
+
+def warm_up(partition: Any, *, tensorflow: bool, data_bc: Any = None) -> list[dict]:
+    """Runs once in every slot before the clock starts: import TensorFlow where trials need it,
+    and read the broadcast dataset, so that every profile's first wave starts alike (a slot whose
+    worker ran an earlier mode's trials holds it already; a fresh one would pay for it in the
+    grid, 13 at once on a small host). Both are timed and reported beside the grid wall time."""
+    t = time.perf_counter()
+    already = "tensorflow" in sys.modules
+    if tensorflow:
+        from bench.ml.training import warm_up as tensorflow_warm_up
+
+        tensorflow_warm_up()
+        probe_work()  # TensorFlow's first use of the probe's kernels is no trial's probe
+    fetch_s = None
+    if data_bc is not None:
+        f = time.perf_counter()
+        _float_data(data_bc)
+        fetch_s = time.perf_counter() - f
+    return [{
+        "executor_id": executor_id(), "pid": os.getpid(), "seconds": time.perf_counter() - t,
+        "already_warm": already, "fetch_s": fetch_s,
+    }]

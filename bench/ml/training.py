@@ -1,0 +1,196 @@
+"""One trial's training and evaluation, as it runs inside a Spark task.
+
+The Python worker is reused for many trials, so each trial resets Keras and seeds everything:
+its metrics must not depend on what ran before it in the process.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bench.store.records import TrialStatus
+
+
+@dataclass
+class TrainOutcome:
+    status: TrialStatus
+    val_error: float | None = None
+    test_error: float | None = None
+    final_loss: float | None = None
+    # build, train, evaluate, cleanup (seconds)
+    phases: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    weights: list[np.ndarray] | None = None  # with keep_weights: keras get_weights() order
+
+
+def warm_up() -> float:
+    """Import TensorFlow and run one tiny model, so the first trial does not pay for it."""
+    begin = time.perf_counter()
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)  # determinism refuses random ops without a seed
+    tf.config.experimental.enable_op_determinism()
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(np.zeros((4, 2), np.float32), np.zeros((4, 1), np.float32), verbose=0)
+    # Trials evaluate with predict: its first use in the process is no trial's evaluation.
+    model.predict(np.zeros((4, 2), np.float32), verbose=0)
+    keras.backend.clear_session()
+    freeze_imports()
+    return time.perf_counter() - begin
+
+
+def freeze_imports() -> None:
+    """Move what is alive now (TensorFlow's modules) out of the garbage collector's sight.
+
+    Without it every full collection walks TensorFlow's object graph: about 0.2 s after each
+    trial on this machine, spent after the task reported its end (measured here).
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def error_rate(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> float:
+    """Misclassified / n, from integer counts: exact, so runs compare bit for bit."""
+    logits = model.predict(x, batch_size=max(batch_size, 256), verbose=0)
+    wrong = int(np.count_nonzero(np.argmax(logits, axis=1) != y))
+    return wrong / len(y)
+
+
+def _time_limit(limit_s: float, clock: Callable[[], float]) -> Any:
+    """A Keras callback that stops training once ``limit_s`` have passed since it was made.
+
+    Checked after every batch: the trial ends cleanly in its own task (nothing is killed, the
+    Python worker stays usable), at most one batch late."""
+    import keras
+
+    class TimeLimit(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.start = clock()
+            self.hit_in_epoch: int | None = None
+            self.epoch = 0
+
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            if clock() - self.start > limit_s:
+                self.hit_in_epoch = self.epoch + 1
+                self.model.stop_training = True
+
+    return TimeLimit()
+
+
+def _out_of_memory(error: Exception) -> bool:
+    """TensorFlow's allocator failing (ResourceExhaustedError, "OOM when allocating tensor") or
+    Python's own MemoryError: the configuration asked for more memory than the worker has."""
+    if isinstance(error, MemoryError):
+        return True
+    import tensorflow as tf
+
+    return isinstance(error, tf.errors.ResourceExhaustedError)
+
+
+def train_and_evaluate(
+    data: Any, family: str, params: dict[str, Any], *, epochs: int, batch_size: int, seed: int,
+    timeout_s: float | None = None, clock: Callable[[], float] = time.perf_counter,
+    keep_weights: bool = False,
+) -> TrainOutcome:
+    """Train ``family`` with ``params`` on ``data`` (a FloatData) and measure its errors.
+
+    A loss that turns NaN is DIVERGED; running out of memory is OOM; another exception is FAILED
+    with its traceback. All are properties of the hyperparameters: they are returned, never
+    raised, so Spark does not retry.
+    """
+    from bench.ml.models import build_model
+
+    phases: dict[str, float] = {}
+    model = None
+    try:
+        import keras
+        import tensorflow as tf
+
+        t = clock()
+        limit = _time_limit(timeout_s, clock) if timeout_s else None
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(seed)
+        tf.config.experimental.enable_op_determinism()
+        steps = math.ceil(len(data.x_train) / batch_size)
+        model = build_model(family, params, input_shape=data.input_shape,
+                            num_classes=data.num_classes, steps_per_epoch=steps)
+        phases["build"] = clock() - t
+
+        t = clock()
+        history = model.fit(data.x_train, data.y_train, epochs=epochs, batch_size=batch_size,
+                            shuffle=True, verbose=0,
+                            callbacks=[keras.callbacks.TerminateOnNaN(),
+                                       *([limit] if limit else [])])
+        phases["train"] = clock() - t
+        losses = history.history.get("loss", [])
+        bad = next((i for i, loss in enumerate(losses) if not math.isfinite(loss)), None)
+        if limit is not None and limit.hit_in_epoch is not None and bad is None:
+            outcome = TrainOutcome(
+                TrialStatus.TIMEOUT, phases=phases,
+                error=f"stopped in epoch {limit.hit_in_epoch} of {epochs}: over the workload's "
+                      f"per-trial timeout of {timeout_s:g} s ([training] timeout_s)")
+        elif bad is not None or len(losses) < epochs:
+            epoch = (bad if bad is not None else len(losses)) + 1
+            outcome = TrainOutcome(TrialStatus.DIVERGED, phases=phases,
+                                   error=f"the training loss became non-finite in epoch {epoch}")
+        else:
+            t = clock()
+            val_error = error_rate(model, data.x_val, data.y_val, batch_size)
+            test_error = error_rate(model, data.x_test, data.y_test, batch_size)
+            phases["evaluate"] = clock() - t
+            outcome = TrainOutcome(TrialStatus.OK, val_error, test_error, float(losses[-1]),
+                                   phases)
+            if keep_weights:  # the deployment step: numpy arrays a driver without TF can hold
+                outcome.weights = [np.asarray(w) for w in model.get_weights()]
+    except Exception as e:  # never BaseException: a Ctrl-C must stay an interrupt
+        status = TrialStatus.OOM if _out_of_memory(e) else TrialStatus.FAILED
+        outcome = TrainOutcome(status, phases=phases, error=traceback.format_exc())
+    # Free this trial's model inside the trial, so its cost is counted here and not after the
+    # task has reported its end.
+    t = clock()
+    del model
+    gc.collect()
+    phases["cleanup"] = clock() - t
+    return outcome
+
+
+@dataclass
+class TrainedWeights:
+    """A trained model as plain numpy arrays (``keras.Model.get_weights()`` order), so a driver
+    without TensorFlow can hold it and broadcast it, with the metrics its trial recorded."""
+
+    status: TrialStatus
+    weights: list[np.ndarray] = field(default_factory=list)
+    val_error: float | None = None
+    test_error: float | None = None
+    final_loss: float | None = None
+    train_s: float | None = None  # build + fit + evaluate, seconds
+    error: str | None = None
+
+
+def trained_weights(
+    data: Any, family: str, params: dict[str, Any], *, epochs: int, batch_size: int, seed: int,
+) -> TrainedWeights:
+    """Train ``family`` with ``params`` exactly as its trial was trained (``train_and_evaluate``,
+    so with the trial's seed, epochs, batch size and TensorFlow threads its errors are the
+    trial's, bit for bit), and keep the weights. Failures are returned, never raised."""
+    begin = time.perf_counter()
+    outcome = train_and_evaluate(data, family, params, epochs=epochs, batch_size=batch_size,
+                                 seed=seed, keep_weights=True)
+    return TrainedWeights(outcome.status, outcome.weights or [], outcome.val_error,
+                          outcome.test_error, outcome.final_loss,
+                          time.perf_counter() - begin, outcome.error)
