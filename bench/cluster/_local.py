@@ -22,7 +22,6 @@ import urllib.request
 from pathlib import Path
 
 import psutil
-from pyspark.find_spark_home import _find_spark_home
 
 from bench.cluster._base import Cluster
 from bench.cluster.leftovers import write_owner
@@ -78,6 +77,9 @@ class LocalStandaloneCluster(Cluster):
         super().__init__(profile)
         self.log_dir = log_dir
         self.start_timeout_s = start_timeout_s
+        # pyspark imported here, not at the top: `bench --help` and bad input stay light
+        from pyspark.find_spark_home import _find_spark_home
+
         self.spark_home = Path(_find_spark_home())
         self._procs: list[subprocess.Popen] = []
         self._tmp: Path | None = None

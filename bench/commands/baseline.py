@@ -6,8 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench.compare.references import BASELINE_DIR, baseline_path, save_baseline, this_machine
-from bench.compare.results import load_result
+from bench.commands.check import BASELINE_DIR
 from bench.definitions.workload import load_workload
 
 
@@ -29,6 +28,10 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
 
 
 def _save(args: argparse.Namespace) -> int:
+    # bench.compare loads scipy: imported on use, so that `bench --help` stays light
+    from bench.compare.references import save_baseline
+    from bench.compare.results import load_result
+
     result = load_result(args.run)
     path = save_baseline(result, args.dir)
     print(f"bench: baseline saved: {path}")
@@ -36,6 +39,8 @@ def _save(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    from bench.compare.references import baseline_path, this_machine
+
     workload = load_workload(args.workload)
     grid = args.grid or workload.default_grid
     workload.grid(grid)  # an unknown grid is a user error, not "no baseline"

@@ -5,10 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from bench.compare import comparison_report
-from bench.compare.comparison import compare
-from bench.compare.results import load_result
-
 FORMATS = ("table", "markdown", "json")
 
 
@@ -26,6 +22,8 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
 
 
 def render(comparison, fmt: str) -> str:
+    from bench.compare import comparison_report  # the comparison's modules load on use only
+
     if fmt == "json":
         return json.dumps(comparison_report.to_json(comparison), indent=2, allow_nan=False)
     if fmt == "markdown":
@@ -34,6 +32,10 @@ def render(comparison, fmt: str) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
+    # results load scipy and the analysis: imported on use, so that `bench --help` stays light
+    from bench.compare.comparison import compare
+    from bench.compare.results import load_result
+
     a, b = load_result(args.a), load_result(args.b)
     print(render(compare(a.summary, b.summary, a_label=a.label, b_label=b.label), args.format))
     return 0

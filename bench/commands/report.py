@@ -5,10 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.analyse.summarize import summarize_run
-from bench.analyse.summary_json import to_json
-from bench.report.html import write_html_report
-from bench.report.text import to_markdown, to_table
 from bench.store.rundir import HTML_REPORT, REPORT, SUMMARY, RunDirectory, write_json
 
 
@@ -23,6 +19,12 @@ def write_report(run: RunDirectory) -> str:
     """Write summary.json, report.md, the pictures in plots/ and report.html from the run's
     records; return the printed table. A plotting bug raises with its traceback: the text
     reports are written before it."""
+    # imported here: scipy and matplotlib load only when a report is written, not for --help
+    from bench.analyse.summarize import summarize_run
+    from bench.analyse.summary_json import to_json
+    from bench.report.html import write_html_report
+    from bench.report.text import to_markdown, to_table
+
     meta = run.meta()
     trials = run.trials()
     summary = summarize_run(meta, trials, run.profile_runs(), run.deployments())

@@ -13,15 +13,12 @@ from bench.cluster._local import LOOPBACK
 from bench.cluster.environment import capture
 from bench.cluster.leftovers import clean_leftovers
 from bench.cluster.preflight import check_java, check_memory, check_ports, usable_cores
-from bench.cluster.spark_session import shutdown_gateway
-from bench.commands.report import write_report
 from bench.definitions.knobs import read_test_knobs
 from bench.definitions.locations import PROJECT_ROOT
 from bench.definitions.profile import DEFAULT_PROFILES, load_profiles, memory_mb, with_nodes
 from bench.definitions.workload import load_workload
 from bench.errors import UserError
 from bench.execute.deployment import DEFAULT_ROWS
-from bench.execute.experiment import run_experiment
 from bench.execute.plan import ModeChoice, plan
 from bench.execute.resume import ResumeState, RunJob, load_resume
 from bench.ml.datasets import load_dataset
@@ -133,6 +130,12 @@ def main(args: argparse.Namespace) -> int:
         validation_size=workload.dataset.validation_size,
         train_limit=workload.dataset.train_limit, where=f"{workload.path} [dataset]",
     )
+
+    # Spark and the report's plotting load only once the input is checked: `bench --help` and
+    # bad input stay light.
+    from bench.cluster.spark_session import shutdown_gateway
+    from bench.commands.report import write_report
+    from bench.execute.experiment import run_experiment
 
     if cleaned := clean_leftovers():
         print(f"bench: {cleaned.describe()}")
