@@ -6,7 +6,9 @@ from typing import Any
 
 from tabulate import tabulate
 
-from bench.compare.comparison import Comparison, Figure, FigureComparison
+from bench.compare.comparison import Comparison
+from bench.compare.figures import Figure
+from bench.compare.judging import FigureComparison
 
 HEADERS = ["where", "figure", "A", "B", "B/A", "95 % interval", "verdict", "why"]
 

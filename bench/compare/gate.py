@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bench.compare.comparison import Comparison, FigureComparison, Verdict
+from bench.compare.comparison import Comparison
+from bench.compare.judging import FigureComparison, Verdict
 from bench.errors import UserError
 
 
