@@ -34,8 +34,8 @@ test: venv java
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The regression gate on a small workload: run it, then judge it against this machine's
-# baseline in reports/baselines/, measuring that baseline first when there is none.
-# Exit 0: no regression; 1: a regression; 2: no usable baseline.
+# reference in reports/references/, measuring that reference first when there is none.
+# Exit 0: no regression; 1: a regression; 2: no usable reference.
 GATE_WORKLOAD ?= digits-mlp
 GATE_GRID ?= small
 GATE_CLUSTERS ?= local,2-node
@@ -44,11 +44,11 @@ GATE_OUT ?= reports/check
 GATE_RUN = --workload $(GATE_WORKLOAD) --grid $(GATE_GRID) --clusters $(GATE_CLUSTERS) \
 	--repeats $(GATE_REPEATS) --no-floor --deploy-rows 0 --trials-per-node 0
 check: venv java
-	@$(BIN)/bench baseline show --workload $(GATE_WORKLOAD) --grid $(GATE_GRID) >/dev/null 2>&1 || { \
-	  echo "make check: no baseline for this machine yet; measuring one first (test knobs off)"; \
+	@$(BIN)/bench reference show --workload $(GATE_WORKLOAD) --grid $(GATE_GRID) >/dev/null 2>&1 || { \
+	  echo "make check: no reference for this machine yet; measuring one first (test knobs off)"; \
 	  env -u BENCH_TEST_SLOWDOWN -u BENCH_TEST_SEED_OFFSET \
-	    $(BIN)/bench run $(GATE_RUN) --out $(GATE_OUT)/baseline && \
-	  $(BIN)/bench baseline save $(GATE_OUT)/baseline/latest; }
+	    $(BIN)/bench run $(GATE_RUN) --out $(GATE_OUT)/reference && \
+	  $(BIN)/bench reference save $(GATE_OUT)/reference/latest; }
 	$(BIN)/bench run $(GATE_RUN) --out $(GATE_OUT)
 	$(BIN)/bench check $(GATE_OUT)/latest
 

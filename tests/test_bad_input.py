@@ -169,7 +169,7 @@ def check_missing_baseline_file(tmp: Path) -> Case:
 def check_without_saved_baseline(tmp: Path) -> Case:
     run = write_run(tmp / "made")
     return Case(["check", str(run), "--baselines-dir", str(tmp / "baselines")],
-                "no baseline for w grid 'g'", str(tmp / "baselines"), "bench baseline save")
+                "no reference for w grid 'g'", str(tmp / "baselines"), "bench reference save")
 
 
 def no_java(tmp: Path) -> Case:

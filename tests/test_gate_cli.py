@@ -1,5 +1,5 @@
-"""`bench compare`, `bench check` and `bench baseline` as a user runs them, on hand-made runs;
-what they read (run directories, summary.json, baselines, pytest-benchmark files) and refuse."""
+"""`bench compare`, `bench check` and `bench reference` as a user runs them, on hand-made runs;
+what they read (run directories, summary.json, references, pytest-benchmark files) and refuse."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from made_runs import write_run
 
 from bench.analyse.summary_json import SUMMARY_VERSION
-from bench.compare.references import find_baseline, save_baseline
+from bench.compare.references import find_reference, save_reference, saved_reference
 from bench.compare.results import BENCHMARK_SUMMARY_KEY, load_result
 from bench.definitions.knobs import TestKnobs, read_test_knobs
 from bench.definitions.thresholds import Thresholds
@@ -85,59 +85,59 @@ def test_a_folder_that_is_no_run_is_refused(tmp_path):
         load_result(tmp_path / "missing")
 
 
-# --- baselines ---------------------------------------------------------------------------
+# --- references --------------------------------------------------------------------------
 
-def test_a_saved_baseline_is_found_for_its_workload_grid_and_machine(tmp_path):
+def test_a_saved_reference_is_found_for_its_workload_grid_and_machine(tmp_path):
     result = load_result(write_run(tmp_path / "r"))
-    path = save_baseline(result, tmp_path / "baselines")
+    path = save_reference(result, tmp_path / "references")
     assert path.name == f"w-g-{result.summary['machine']}.json"
-    assert find_baseline(result.summary, tmp_path / "baselines") == path
+    assert find_reference(result.summary, tmp_path / "references") == path
     assert load_result(path).summary == result.summary
 
 
-def test_no_baseline_for_this_machine_says_how_to_make_one(tmp_path):
+def test_no_reference_for_this_machine_says_how_to_make_one(tmp_path):
     result = load_result(write_run(tmp_path / "r"))
-    with pytest.raises(UserError, match="no baseline for w grid 'g'") as e:
-        find_baseline(result.summary, tmp_path / "none")
-    assert "bench baseline save" in e.value.message
+    with pytest.raises(UserError, match="no reference for w grid 'g'") as e:
+        find_reference(result.summary, tmp_path / "none")
+    assert "bench reference save" in e.value.message
 
 
-def test_a_run_made_with_a_test_knob_is_no_baseline(tmp_path):
+def test_a_run_made_with_a_test_knob_is_no_reference(tmp_path):
     result = load_result(write_run(tmp_path / "r", knobs={"slowdown": 0.2, "seed_offset": 0}))
     with pytest.raises(UserError, match="test knob"):
-        save_baseline(result, tmp_path / "baselines")
-    assert not (tmp_path / "baselines").exists()
+        save_reference(result, tmp_path / "references")
+    assert not (tmp_path / "references").exists()
 
 
 # --- the commands --------------------------------------------------------------------------
 
 def test_check_exits_0_on_an_unchanged_run_and_1_on_a_regression(tmp_path):
     base = write_run(tmp_path / "base")
-    saved = bench("baseline", "save", str(base), "--dir", str(tmp_path / "bl"))
+    saved = bench("reference", "save", str(base), "--dir", str(tmp_path / "ref"))
     assert saved.returncode == 0, saved.stderr
-    same = bench("check", str(write_run(tmp_path / "same")), "--baselines-dir",
-                 str(tmp_path / "bl"))
+    same = bench("check", str(write_run(tmp_path / "same")), "--references-dir",
+                 str(tmp_path / "ref"))
     assert same.returncode == 0, same.stdout + same.stderr
     assert "no regression" in same.stdout
 
-    slow = bench("check", str(write_run(tmp_path / "slow", scale=1.2)), "--baselines-dir",
-                 str(tmp_path / "bl"))
+    slow = bench("check", str(write_run(tmp_path / "slow", scale=1.2)), "--references-dir",
+                 str(tmp_path / "ref"))
     assert slow.returncode == 1, slow.stdout + slow.stderr
     assert "regression(s)" in slow.stdout
     assert "local (measured): grid wall time at equal machine speed regressed +20.0 %" in slow.stdout
-    assert "bench baseline save" in slow.stdout
+    assert "bench reference save" in slow.stdout
 
 
-def test_check_without_a_baseline_or_with_a_foreign_one_is_a_user_error(tmp_path):
+def test_check_without_a_reference_or_with_a_foreign_one_is_a_user_error(tmp_path):
     run = write_run(tmp_path / "run")
-    assert_user_error(bench("check", str(run), "--baselines-dir", str(tmp_path / "none")),
-                      "no baseline", "bench baseline save")
+    assert_user_error(bench("check", str(run), "--references-dir", str(tmp_path / "none")),
+                      "no reference", "bench reference save")
     other_machine = write_run(tmp_path / "other", environment={"cpu_model": "elsewhere"})
-    assert_user_error(bench("check", str(run), "--baseline", str(other_machine)),
+    assert_user_error(bench("check", str(run), "--reference", str(other_machine)),
                       "another kind of machine")
     other_grid = write_run(tmp_path / "grid", workload_hash="changed")
-    assert_user_error(bench("check", str(run), "--baseline", str(other_grid)),
-                      "does not match this run", "bench baseline save")
+    assert_user_error(bench("check", str(run), "--reference", str(other_grid)),
+                      "does not match this run", "bench reference save")
 
 
 def test_compare_prints_table_markdown_and_json(tmp_path):
@@ -151,16 +151,33 @@ def test_compare_prints_table_markdown_and_json(tmp_path):
     assert_user_error(bench("compare", str(a), str(tmp_path / "nothing")), "no such file")
 
 
-def test_baseline_show_names_the_file_or_says_there_is_none(tmp_path):
-    missing = bench("baseline", "show", "--workload", "digits-mlp", "--grid", "small",
+def test_reference_show_names_the_file_or_says_there_is_none(tmp_path):
+    missing = bench("reference", "show", "--workload", "digits-mlp", "--grid", "small",
                     "--dir", str(tmp_path))
-    assert missing.returncode == 1 and "bench baseline save" in missing.stderr
+    assert missing.returncode == 1 and "bench reference save" in missing.stderr
     run = write_run(tmp_path / "r", name="digits-mlp")  # its grid is 'g'
+    assert bench("reference", "save", str(run), "--dir", str(tmp_path / "ref")).returncode == 0
+    found = bench("reference", "show", "--workload", "digits-mlp", "--grid", "small",
+                  "--dir", str(tmp_path / "ref"))
+    assert found.returncode == 1  # a reference of grid 'g' is not one of grid 'small'
+    assert_user_error(bench("reference", "show", "--grid", "nope"), "has no grid 'nope'")
+
+
+def test_the_old_words_still_work_and_an_old_baseline_is_read(tmp_path):
+    """`bench baseline`, `check --baseline` and `--baselines-dir`, and files from before the
+    gate's saved result was called a reference (``baseline_version``, reports/baselines/)."""
+    run = write_run(tmp_path / "run")
     assert bench("baseline", "save", str(run), "--dir", str(tmp_path / "bl")).returncode == 0
-    found = bench("baseline", "show", "--workload", "digits-mlp", "--grid", "small",
-                  "--dir", str(tmp_path / "bl"))
-    assert found.returncode == 1  # a baseline of grid 'g' is not one of grid 'small'
-    assert_user_error(bench("baseline", "show", "--grid", "nope"), "has no grid 'nope'")
+    saved = next((tmp_path / "bl").glob("*.json"))
+    old = json.loads(saved.read_text())
+    old["baseline_version"] = old.pop("reference_version")
+    saved.write_text(json.dumps(old))
+    assert load_result(saved).summary == load_result(run).summary
+    machine = load_result(run).summary["machine"]
+    assert saved_reference([tmp_path / "none", tmp_path / "bl"], "w", "g", machine) == saved
+    for args in (["--baselines-dir", str(tmp_path / "bl")], ["--baseline", str(saved)]):
+        proc = bench("check", str(run), *args)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 # --- knobs and thresholds ------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""`bench baseline save RUN` and `bench baseline show`: the baselines `bench check` reads."""
+"""`bench reference save RUN` and `bench reference show`: the references `bench check` reads.
+
+`bench baseline ...`, their name before, is an alias."""
 
 from __future__ import annotations
 
@@ -6,48 +8,51 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench.commands.check import BASELINE_DIR
+from bench.commands.check import REFERENCE_DIR
 from bench.definitions.workload import load_workload
 
 
 def add_parser(verbs: argparse._SubParsersAction) -> None:
-    parser = verbs.add_parser("baseline", help="save or find the baseline `bench check` uses")
+    parser = verbs.add_parser("reference", aliases=["baseline"],
+                              help="save or find the reference `bench check` judges runs against")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    save = actions.add_parser("save", help="keep RUN as the baseline of its workload and grid "
+    save = actions.add_parser("save", help="keep RUN as the reference of its workload and grid "
                                            "on this kind of machine")
     save.add_argument("run", metavar="RUN", help="run directory or result file")
-    save.add_argument("--dir", type=Path, default=BASELINE_DIR, metavar="DIR",
-                      help="where baselines go (default: reports/baselines)")
+    save.add_argument("--dir", type=Path, default=REFERENCE_DIR, metavar="DIR",
+                      help="where references go (default: reports/references)")
     save.set_defaults(func=_save)
-    show = actions.add_parser("show", help="print the baseline of a workload and grid on this "
+    show = actions.add_parser("show", help="print the reference of a workload and grid on this "
                                            "machine; exit 1 when there is none")
     show.add_argument("--workload", metavar="NAME|PATH", default=None)
     show.add_argument("--grid", metavar="NAME", default=None)
-    show.add_argument("--dir", type=Path, default=BASELINE_DIR, metavar="DIR")
+    show.add_argument("--dir", type=Path, default=None, metavar="DIR",
+                      help="where to look (default: reports/references, then reports/baselines)")
     show.set_defaults(func=_show)
 
 
 def _save(args: argparse.Namespace) -> int:
     # bench.compare loads scipy: imported on use, so that `bench --help` stays light
-    from bench.compare.references import save_baseline
+    from bench.compare.references import save_reference
     from bench.compare.results import load_result
 
     result = load_result(args.run)
-    path = save_baseline(result, args.dir)
-    print(f"bench: baseline saved: {path}")
+    path = save_reference(result, args.dir)
+    print(f"bench: reference saved: {path}")
     return 0
 
 
 def _show(args: argparse.Namespace) -> int:
-    from bench.compare.references import baseline_path, this_machine
+    from bench.compare.references import DEFAULT_FOLDERS, saved_reference, this_machine
 
     workload = load_workload(args.workload)
     grid = args.grid or workload.default_grid
-    workload.grid(grid)  # an unknown grid is a user error, not "no baseline"
-    path = baseline_path(args.dir, workload.name, grid, this_machine())
-    if not path.is_file():
-        print(f"bench: no baseline for {workload.name} grid '{grid}' on this machine; make one: "
-              "bench baseline save RUN_DIR", file=sys.stderr)
+    workload.grid(grid)  # an unknown grid is a user error, not "no reference"
+    folders = DEFAULT_FOLDERS if args.dir is None else (args.dir,)
+    path = saved_reference(folders, workload.name, grid, this_machine())
+    if path is None:
+        print(f"bench: no reference for {workload.name} grid '{grid}' on this machine; make one: "
+              "bench reference save RUN_DIR", file=sys.stderr)
         return 1
     print(path)
     return 0

@@ -1,5 +1,5 @@
 """`bench check RUN`: the regression gate. Exit 0: nothing regressed; 1: a regression; 2: no
-usable baseline (or another user error)."""
+usable reference (or another user error)."""
 
 from __future__ import annotations
 
@@ -11,23 +11,30 @@ from bench.definitions.locations import PROJECT_ROOT
 from bench.errors import UserError
 
 EXIT_REGRESSION = 1
-# bench.compare.references.BASELINE_DIR, spelled here: that module loads scipy (tests check both)
-BASELINE_DIR = PROJECT_ROOT / "reports" / "baselines"
+# bench.compare.references.REFERENCE_DIR, spelled here: that module loads scipy (tests check both)
+REFERENCE_DIR = PROJECT_ROOT / "reports" / "references"
 
 
 def add_parser(verbs: argparse._SubParsersAction) -> None:
     parser = verbs.add_parser(
-        "check", help="fail (exit 1) when a run regressed against its baseline",
-        description="Judge RUN against the baseline of its workload and grid on this kind of "
-                    "machine (reports/baselines/), or --baseline FILE. Exit 0: no regression; "
+        "check", help="fail (exit 1) when a run regressed against its reference",
+        description="Judge RUN against the reference of its workload and grid on this kind of "
+                    "machine (saved by `bench reference save` in reports/references/, or in "
+                    "reports/baselines/ before), or --reference FILE. Exit 0: no regression; "
                     "1: a regression, each named with its change and interval; 2: no usable "
-                    "baseline.")
+                    "reference.")
     parser.add_argument("run", metavar="RUN", help="run directory or result file, e.g. "
                                                    "reports/runs/latest")
-    parser.add_argument("--baseline", metavar="FILE",
-                        help="a baseline (bench baseline save) or any result bench compare reads")
-    parser.add_argument("--baselines-dir", type=Path, default=BASELINE_DIR, metavar="DIR",
-                        help="where saved baselines are looked up (default: reports/baselines)")
+    parser.add_argument("--reference", metavar="FILE",
+                        help="a reference (bench reference save) or any result bench compare "
+                             "reads")
+    parser.add_argument("--references-dir", type=Path, default=None, metavar="DIR",
+                        help="where saved references are looked up (default: reports/references, "
+                             "then reports/baselines)")
+    # Their names before the gate's saved result was called a reference: scripts still use them.
+    parser.add_argument("--baseline", dest="reference", metavar="FILE", help=argparse.SUPPRESS)
+    parser.add_argument("--baselines-dir", dest="references_dir", type=Path, metavar="DIR",
+                        help=argparse.SUPPRESS)
     parser.add_argument("--format", choices=FORMATS, default="table")
     parser.set_defaults(func=main)
 
@@ -36,20 +43,20 @@ def main(args: argparse.Namespace) -> int:
     # the comparison's modules load scipy: imported on use, so that `bench --help` stays light
     from bench.compare import gate
     from bench.compare.comparison import compare
-    from bench.compare.references import find_baseline
+    from bench.compare.references import find_reference
     from bench.compare.results import load_result
 
     run = load_result(args.run)
-    baseline_spec = args.baseline or find_baseline(run.summary, args.baselines_dir)
-    baseline = load_result(baseline_spec)
-    if baseline.summary.get("machine") != run.summary.get("machine"):
+    reference_spec = args.reference or find_reference(run.summary, args.references_dir)
+    reference = load_result(reference_spec)
+    if reference.summary.get("machine") != run.summary.get("machine"):
         raise UserError(
-            "the baseline was measured on another kind of machine: its absolute times do not "
-            "judge this one", where=str(baseline_spec),
-            fix="make a baseline on this machine: bench baseline save RUN_DIR")
-    comparison = compare(baseline.summary, run.summary, a_label=baseline.label,
+            "the reference was measured on another kind of machine: its absolute times do not "
+            "judge this one", where=str(reference_spec),
+            fix="make a reference on this machine: bench reference save RUN_DIR")
+    comparison = compare(reference.summary, run.summary, a_label=reference.label,
                          b_label=run.label)
-    gate.require_comparable(comparison, str(baseline_spec))
+    gate.require_comparable(comparison, str(reference_spec))
     print(render(comparison, args.format))
     found = gate.regressions(comparison)
     judged = [fc for fc in comparison.figures if fc.gated and fc.figure.gated]
@@ -58,13 +65,13 @@ def main(args: argparse.Namespace) -> int:
                if not fc.gated and fc.figure.gated and not fc.gated_as]
     print()
     if found:
-        print(f"bench check: {len(found)} regression(s) against {baseline.label}:")
+        print(f"bench check: {len(found)} regression(s) against {reference.label}:")
         for fc in found:
             print(f"  - {gate.describe(fc)}")
-        print("  fix the cause; if the change is intended, save a new baseline: "
-              f"bench baseline save {args.run}")
+        print("  fix the cause; if the change is intended, save a new reference: "
+              f"bench reference save {args.run}")
         return EXIT_REGRESSION
-    print(f"bench check: no regression against {baseline.label} ({len(judged)} figures judged"
+    print(f"bench check: no regression against {reference.label} ({len(judged)} figures judged"
           + (f"; {len(shown)} as measured, judged at equal machine speed" if shown else "")
           + (f"; {len(skipped)} not judged: {skipped[0].why}" if skipped else "") + ")")
     return 0

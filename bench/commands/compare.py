@@ -14,7 +14,7 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
         description="Each figure of each profile: A, B, B/A with a 95 %% bootstrap interval "
                     "where there are repeats, and a verdict: improved, worse, same, "
                     "inconclusive or not comparable.")
-    parser.add_argument("a", metavar="A", help="run directory, summary.json, baseline or "
+    parser.add_argument("a", metavar="A", help="run directory, summary.json, reference or "
                                                 "--benchmark-json file (FILE#NAME picks one)")
     parser.add_argument("b", metavar="B", help="the same kinds as A")
     parser.add_argument("--format", choices=FORMATS, default="table")

@@ -1,4 +1,4 @@
-"""The regression gate: which comparisons of a run against its baseline fail the check."""
+"""The regression gate: which comparisons of a run against its reference fail the check."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from bench.errors import UserError
 def regressions(comparison: Comparison) -> list[FigureComparison]:
     """Gated figures that got worse beyond their threshold (significantly, where repeats allow
     a test), and exact results that changed at all: a changed test error means the training
-    changed, which a new baseline must acknowledge even when it is better."""
+    changed, which a new reference must acknowledge even when it is better."""
     return [
         fc for fc in comparison.figures
         if fc.gated and fc.figure.gated and (
@@ -19,14 +19,14 @@ def regressions(comparison: Comparison) -> list[FigureComparison]:
     ]
 
 
-def require_comparable(comparison: Comparison, baseline: str) -> None:
-    """A baseline of another workload, grid or profile definition cannot judge this run."""
+def require_comparable(comparison: Comparison, reference: str) -> None:
+    """A reference of another workload, grid or profile definition cannot judge this run."""
     if comparison.mismatches:
         raise UserError(
-            "the baseline does not match this run: " + "; ".join(comparison.mismatches),
-            where=baseline,
-            fix="run with the baseline's workload, grid and --clusters, or make a new baseline "
-                "from this run: bench baseline save RUN_DIR")
+            "the reference does not match this run: " + "; ".join(comparison.mismatches),
+            where=reference,
+            fix="run with the reference's workload, grid and --clusters, or make a new "
+                "reference from this run: bench reference save RUN_DIR")
 
 
 def describe(fc: FigureComparison) -> str:

@@ -1,8 +1,9 @@
 """Reads any result `bench compare` and `bench check` accept into one summary document.
 
 A result is a run directory (its figures recomputed from its records), a ``summary.json``, a
-baseline saved by ``bench baseline save``, or the ``--benchmark-json`` output of the pytest
-benchmarks (each benchmark keeps its run's summary in ``extra_info``).
+reference saved by ``bench reference save`` (or by ``bench baseline save``, as it was called
+before), or the ``--benchmark-json`` output of the pytest benchmarks (each benchmark keeps its
+run's summary in ``extra_info``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from bench.store.rundir import META, RunDirectory
 
 # The key under which a pytest benchmark stores its run's summary in ``extra_info``.
 BENCHMARK_SUMMARY_KEY = "bench_summary"
-_KINDS = "give a run directory, its summary.json, a baseline or a --benchmark-json file"
+_KINDS = "give a run directory, its summary.json, a reference or a --benchmark-json file"
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ def load_result(spec: str | Path) -> Result:
             raise UserError(
                 "not a run directory or result file", where=str(path),
                 fix="give a folder made by `bench run` (reports/runs/...), its summary.json, "
-                    "a baseline file or a pytest --benchmark-json file")
+                    "a reference file or a pytest --benchmark-json file")
         run = RunDirectory.open(path)
         return Result(run.run_id, run.path, summary_of_run(run))
     if not path.is_file():
@@ -63,8 +64,8 @@ def load_result(spec: str | Path) -> Result:
                         fix=_KINDS)
     if "benchmarks" in data:
         return _from_benchmark_file(path, data, pick)
-    if "baseline_version" in data:
-        return Result(f"baseline {path.name}", path, _checked(data.get("summary"), path))
+    if "reference_version" in data or "baseline_version" in data:  # baseline: its old name
+        return Result(f"reference {path.name}", path, _checked(data.get("summary"), path))
     return Result(str(data.get("run_id", path.stem)), path, _checked(data, path))
 
 

@@ -38,7 +38,7 @@ def _check(run_dir, baseline) -> tuple[int, list[str]]:
 def _save(run_dir, folder) -> str:
     saved = bench("baseline", "save", str(run_dir), "--dir", str(folder))
     assert saved.returncode == 0, saved.stderr
-    return saved.stdout.split("baseline saved: ", 1)[1].strip()
+    return saved.stdout.split("reference saved: ", 1)[1].strip()
 
 
 def _prove(tmp_path) -> dict:
