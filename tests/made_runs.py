@@ -1,5 +1,5 @@
 """Run directories written by hand, as `bench run` writes them, for tests of what reads runs
-(compare, check, baselines) without starting Spark: every figure of them is known exactly."""
+(compare, check, references) without starting Spark: every figure of them is known exactly."""
 
 from __future__ import annotations
 

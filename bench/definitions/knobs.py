@@ -2,7 +2,7 @@
 
 They are for testing the gate (``tests/benchmarks/test_gate_proof.py``, ``.ci/run``), never for
 measuring: a run made with one says so on its first line, in ``run.json`` and in its report, and
-``bench baseline save`` refuses it.
+``bench reference save`` refuses it.
 
 - ``BENCH_TEST_SLOWDOWN=0.2``: every real trial sleeps 20 % of its compute time more, inside its
   train phase. Replay durations come from the same run's 1-node trials, so surrogate trials are

@@ -1,6 +1,6 @@
 """How much worse a figure may get before the gate calls it a regression (a workload's [check]).
 
-Relative thresholds are fractions of the baseline's value; ``overhead_per_trial_s`` is in seconds,
+Relative thresholds are fractions of the reference's value; ``overhead_per_trial_s`` is in seconds,
 because a difference of small overheads makes no stable ratio. Deterministic figures (test errors,
 trial counts, Spark task counts) have no threshold: any change is a change.
 """

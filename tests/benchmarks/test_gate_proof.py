@@ -1,9 +1,9 @@
 """Proof that the regression gate works on this host (`make gate-proof`, about an hour).
 
-Five A/A checks: a run of the same code checked against the baseline saved from the run before it
+Five A/A checks: a run of the same code checked against the reference saved from the run before it
 (must pass), and five runs with every trial slowed by 20 % (BENCH_TEST_SLOWDOWN=0.2), each checked
-against the newest baseline (must fail, on the time figures). The baselines chain: each A/A run
-becomes the next round's baseline, so every check is against a baseline measured minutes before,
+against the newest reference (must fail, on the time figures). The references chain: each A/A run
+becomes the next round's reference, so every check is against a reference measured minutes before,
 in 12 runs rather than 16. Once: a run whose results change but not its timings
 (BENCH_TEST_SEED_OFFSET=1), which must fail on the test errors. The counts go into ``extra_info``
 and the closing note of the gate's issue.
