@@ -1,4 +1,4 @@
-"""The figures' maths with exact values (MEASURE.md)."""
+"""The figures' maths with exact values (docs/method.md)."""
 
 from __future__ import annotations
 

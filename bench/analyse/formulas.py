@@ -1,4 +1,4 @@
-"""The figures of MEASURE.md as pure functions: no I/O, exact, tested with exact values."""
+"""The figures of docs/method.md as pure functions: no I/O, exact, tested with exact values."""
 
 from __future__ import annotations
 
@@ -39,9 +39,9 @@ def efficiency(speedup_n: float, nodes: int) -> float:
 def bound_makespan(durations: Sequence[float], slots: int) -> float:
     """No schedule of these trials on ``slots`` finishes sooner.
 
-    MEASURE.md's max(max d_i, sum d_i / slots), tightened by waves: a trial is never split, so
+    max(max d_i, sum d_i / slots) of docs/method.md, tightened by waves: a trial is never split, so
     of the j x slots + 1 longest trials some slot runs j + 1, and the makespan is at least
-    (j + 1) times the shortest of them. For G equal trials this is MEASURE.md's G / ceil(G / slots)
+    (j + 1) times the shortest of them. For G equal trials this is the G / ceil(G / slots)
     speedup (24 trials on 13 slots: 2 waves, 12x), which the first formula alone misses (13x).
     """
     ordered = sorted(durations, reverse=True)

@@ -75,7 +75,7 @@ def usl_points(summary: RunSummary, mode: Mode, *,
     """One (nodes, speedup) sample per repeat of every row of ``mode``: mean T(1) of the 1-node
     measured reference over that repeat's T(N) (the 1-node reference's own repeats give its
     samples at N = 1 when ``mode`` is measured). Oversubscribed rows are left out unless asked
-    for: MEASURE.md does not count their speedup as one. Empty without a reference."""
+    for: docs/method.md does not count their speedup as one. Empty without a reference."""
     reference = next((r for r in summary.rows if r.mode is Mode.MEASURED
                       and r.name == summary.reference), None)
     if reference is None or not reference.wall_samples_s:

@@ -1,6 +1,6 @@
 """Scalability laws fitted to the speedups of a run: pure functions, no I/O, no Spark.
 
-Two of them, both in MEASURE.md's terms (speedup S(N) = T(1) / T(N), every figure with its mode):
+Two of them, in docs/method.md's terms (speedup S(N) = T(1) / T(N), every figure with its mode):
 
 - **Gunther's Universal Scalability Law** (strong scaling, the same grid on more nodes):
 

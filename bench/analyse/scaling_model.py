@@ -1,4 +1,4 @@
-"""The model of MEASURE.md: the grid on N slots simulated from the 1-node run, and where the
+"""The model of docs/method.md: the grid on N slots simulated from the 1-node run, and where the
 speedup went (the waterfall). Pure functions, no I/O; every figure here is labelled ``model``.
 
 The model is list scheduling, as Spark runs one stage: tasks are launched in partition (grid)
@@ -6,7 +6,7 @@ order, each free slot takes the next trial. A trial costs its compute measured o
 replayed trial sleeps for) plus the overheads measured around the 1-node run's trials
 (``Overheads``). Warm-up and cluster start-up happen before the clock starts (``warm_up_workers``
 runs before ``run_grid`` takes ``dispatched_at``), so the model reports them and never adds them
-to the wall time, as MEASURE.md asks of T(N).
+to the wall time, as T(N) is defined (docs/method.md, "Time").
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ of: waiting for a task to arrive (the driver launching it: dispatch), a trial's 
 (fetch, probe, build, train, evaluate, cleanup), the rest of a task (asking the driver whether to
 run, sending the result: ``task other``), or idle after the slot's last trial, while the last
 wave runs and the last result travels back (``idle``). Cluster start-up and warm-up come before
-T and are reported beside it (MEASURE.md).
+T and are reported beside it (docs/method.md, "Time").
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 As results reach the driver, the best configuration so far is the one of lowest VALIDATION error
 (ties: the lower grid index, as the run's accuracy block chooses), and what it is worth is its
-TEST error (MEASURE.md: chosen on validation, reported on test). Trials without metrics
+TEST error (docs/method.md: chosen on validation, reported on test). Trials without metrics
 (diverged, failed, timed out...) arrive but improve nothing. Time is the driver's clock: seconds
 from the grid's first dispatch (the earliest ``dispatched_at`` of its trials, where T(N) starts)
 to each result's ``received_at``.

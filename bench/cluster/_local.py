@@ -60,8 +60,8 @@ def node_cpus(nodes: int, cores: int) -> list[list[int]]:
     oversubscribed profile, replayed: its trials sleep) and the OS schedules freely.
 
     A node of one core must not borrow an idle second one: TensorFlow's and the JVM's other
-    threads would, and the 1-node reference would be faster than one node is (MEASURE.md: the
-    1-node baseline uses the same node as the N-node profile). Pinned, a node's trials also see
+    threads would, and the 1-node reference would be faster than one node is (docs/method.md: the
+    1-node profile has the same kind of node as the others). Pinned, a node's trials also see
     the speed of its own CPUs only, as its machine probe does (bench.ml.machine_probe).
     """
     if not hasattr(os, "sched_getaffinity"):  # macOS, Windows: no CPU affinity to set

@@ -241,7 +241,7 @@ def _create_run(out: Path, job: RunJob, java: str) -> RunDirectory:
 
 
 def _check_node_type(profiles) -> None:
-    """MEASURE.md: speedup compares the same node type; a 1-node run of other nodes is no
+    """docs/method.md: speedup compares the same node type; a 1-node run of other nodes is no
     reference."""
     reference = next((p for p in profiles if p.nodes == 1), None)
     if reference is None:

@@ -41,7 +41,7 @@ class ClusterProfile:
 
     @property
     def slots(self) -> int:
-        """Trials running at once (MEASURE.md: slots = nodes x trials per node)."""
+        """Trials running at once (docs/method.md: slots = nodes x trials per node)."""
         return self.nodes * self.trials_per_node
 
     @property

@@ -75,8 +75,8 @@ class Workload:
         return self.grids[name]
 
     def trials(self, grid_name: str | None = None) -> list[TrialSpec]:
-        """The grid's configurations plus the baseline, baseline first (MEASURE.md: "The baseline
-        configuration is always evaluated in the same run, on the same footing")."""
+        """The grid's configurations plus the baseline, baseline first (docs/method.md, "Terms":
+        the baseline is always trained in the same run as the grid, on the same footing)."""
         axes = self.grid(grid_name)
         configs = [
             {**self.baseline, **dict(zip(axes, values, strict=True))}

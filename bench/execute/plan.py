@@ -34,7 +34,7 @@ def plan(
 
     Replay needs trial durations measured on one node, so a 1-node profile always runs measured.
     In ``auto``, a profile that fits the host's cores runs measured *and* replayed (the difference
-    is the replay error); one that does not fit is replayed (MEASURE.md).
+    is the replay error); one that does not fit is replayed (docs/method.md, "Modes").
     """
     references = [p for p in profiles if p.nodes == 1]
     planned = []

@@ -91,7 +91,7 @@ class GridTiming:
 
     @property
     def wall_s(self) -> float:
-        """MEASURE.md: first trial dispatched -> last result at the driver."""
+        """docs/method.md, "Time": first trial dispatched -> last result at the driver."""
         return self.last_result_at - self.dispatched_at
 
 

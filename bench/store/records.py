@@ -57,7 +57,7 @@ def last_error_line(error: str | None, most: int = 240) -> str:
 
 
 class Mode(str, enum.Enum):
-    """Where a figure comes from (MEASURE.md, "Where each figure comes from")."""
+    """Where a figure comes from (docs/method.md, "Modes")."""
 
     MEASURED = "measured"  # real trials on a real cluster
     REPLAY = "replay"  # real cluster, surrogate trials sleeping for durations measured on 1 node
@@ -94,7 +94,7 @@ class TrialResult:
 
     @property
     def task_seconds(self) -> float | None:
-        """Time inside the Spark task (start -> end on the executor): the d_i of MEASURE.md."""
+        """Time inside the Spark task (start -> end on the executor): the d_i of docs/method.md."""
         if self.started_at is None or self.ended_at is None:
             return None
         return self.ended_at - self.started_at
@@ -115,7 +115,7 @@ class TrialResult:
 
 def best_on_validation(trials: Iterable[TrialResult]) -> TrialResult | None:
     """The configuration a search picks: the lowest validation error of the trials that ended
-    ok (MEASURE.md); a tie goes to the earlier one in the grid."""
+    ok (docs/method.md, "Accuracy"); a tie goes to the earlier one in the grid."""
     ok = [t for t in trials if t.status is TrialStatus.OK]
     return min(ok, key=lambda t: (t.val_error, t.index), default=None)
 
