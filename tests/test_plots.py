@@ -25,7 +25,7 @@ from bench.analyse.summarize import summarize_run
 from bench.analyse.summary import RunSummary
 from bench.commands.report import write_report
 from bench.report import html as html_report
-from bench.report import plots
+from bench.report.pictures import accuracy, drawing, scaling, timeline
 from bench.store.records import Mode, TrialResult, TrialStatus
 from bench.store.rundir import RunDirectory
 
@@ -97,7 +97,7 @@ def test_a_plotting_bug_keeps_its_traceback_after_the_text_reports(grid_run: Pat
     def broken(*args, **kwargs):
         raise ZeroDivisionError("a bug in a picture")
 
-    monkeypatch.setattr(plots, "speedup", broken)
+    monkeypatch.setattr(scaling, "speedup", broken)
     with pytest.raises(ZeroDivisionError, match="a bug in a picture"):
         write_report(RunDirectory.open(grid_run))
     assert (grid_run / "summary.json").is_file() and (grid_run / "report.md").is_file()
@@ -105,7 +105,7 @@ def test_a_plotting_bug_keeps_its_traceback_after_the_text_reports(grid_run: Pat
 
 def test_wall_time_bars_are_the_mean_wall_times_with_sd_error_bars(grid_run: Path):
     summary, _ = load(grid_run)
-    ax = plots.wall_time(summary).axes[0]
+    ax = scaling.wall_time(summary).axes[0]
     bars = by_gid(ax, "row:")
     assert set(bars) == {f"row:{r.name}:{r.mode.value}" for r in summary.rows}
     for r in summary.rows:
@@ -120,13 +120,13 @@ def test_wall_time_bars_are_the_mean_wall_times_with_sd_error_bars(grid_run: Pat
     # the mode is in the legend and in the bar's colour
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["measured", "replay"]
     replay = bars["row:13-node:replay"]
-    assert replay.get_hatch() == plots.MODE_STYLE[Mode.REPLAY]["hatch"]
+    assert replay.get_hatch() == drawing.MODE_STYLE[Mode.REPLAY]["hatch"]
     assert bars["row:local:measured"].get_facecolor() != replay.get_facecolor()
 
 
 def test_speedup_points_bound_and_model_curve(grid_run: Path):
     summary, _ = load(grid_run)
-    ax = plots.speedup(summary).axes[0]
+    ax = scaling.speedup(summary).axes[0]
     lines = by_gid(ax, "")
     assert "model" not in lines
     measured = [r for r in summary.rows if r.mode is Mode.MEASURED]
@@ -142,12 +142,12 @@ def test_speedup_points_bound_and_model_curve(grid_run: Path):
     assert all(r.speedup_interval for r in summary.rows)
 
     curve = [(1, 1.0), (2, 1.8), (13, 7.0)]
-    ax = plots.speedup(summary, model_curve=curve).axes[0]
+    ax = scaling.speedup(summary, model_curve=curve).axes[0]
     model = by_gid(ax, "model")["model"]
     assert model.get_xydata().tolist() == [list(p) for p in curve]
     assert "model" in [t.get_text() for t in ax.get_legend().get_texts()]
     # the model's 1 ... 64 labels only the node counts run and the powers of two
-    ax = plots.speedup(summary, model_curve=[(n, n / 2) for n in range(1, 65)]).axes[0]
+    ax = scaling.speedup(summary, model_curve=[(n, n / 2) for n in range(1, 65)]).axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == \
         ["1", "2", "4", "8", "13", "16", "32", "64"]
 
@@ -155,7 +155,7 @@ def test_speedup_points_bound_and_model_curve(grid_run: Path):
 def test_test_error_has_a_line_per_neuron_count_and_marks_what_has_no_metrics(grid_run: Path):
     summary, trials = load(grid_run)
     source = [t for t in trials if (t.profile, t.mode, t.repeat) == ("local", Mode.MEASURED, 0)]
-    ax = plots.error_vs_learning_rate(source, summary.accuracy).axes[0]
+    ax = accuracy.error_vs_learning_rate(source, summary.accuracy).axes[0]
     series = by_gid(ax, "series:")
     assert list(series) == ["series:neurons=32", "series:neurons=64"]
     for neurons in (32, 64):
@@ -176,7 +176,7 @@ def test_test_error_has_a_line_per_neuron_count_and_marks_what_has_no_metrics(gr
 def test_test_error_of_a_grid_with_one_axis_is_one_line(tmp_path: Path):
     summary, trials = load(write_run(tmp_path, repeats=1))
     source = [t for t in trials if t.profile == "local"]
-    ax = plots.error_vs_learning_rate(source, summary.accuracy).axes[0]
+    ax = accuracy.error_vs_learning_rate(source, summary.accuracy).axes[0]
     assert list(by_gid(ax, "series:")) == ["series:all trials"]
     assert ax.get_xlabel() == "learning_rate"
     assert list(by_gid(ax, "no-metrics:")) == ["no-metrics:diverged"]
@@ -187,7 +187,7 @@ def test_test_error_without_a_learning_rate_axis_puts_the_neurons_on_x():
                           "neurons": n, "act": a}, i == 0, TrialStatus.OK, test_error=e)
               for i, (n, a, e) in enumerate([(32, "relu", 0.3), (64, "relu", 0.2),
                                              (32, "tanh", 0.25), (64, "tanh", 0.15)])]
-    ax = plots.error_vs_learning_rate(trials, None).axes[0]
+    ax = accuracy.error_vs_learning_rate(trials, None).axes[0]
     assert ax.get_xlabel() == "neurons"
     series = by_gid(ax, "series:")
     assert series["series:act=relu"].get_xydata() == pytest.approx(np.array([[32, 30], [64, 20]]))
@@ -197,7 +197,7 @@ def test_test_error_without_a_learning_rate_axis_puts_the_neurons_on_x():
 def test_timeline_has_one_bar_per_trial_on_its_slot(grid_run: Path):
     summary, trials = load(grid_run)
     of_row = [t for t in trials if (t.profile, t.mode, t.repeat) == ("2-node", Mode.MEASURED, 2)]
-    ax = plots.timeline(of_row, "2-node").axes[0]
+    ax = timeline.timeline(of_row, "2-node").axes[0]
     tasks = by_gid(ax, "trial:")
     bars = {gid.split(":")[1]: p for gid, p in tasks.items() if gid.endswith(":task")}
     assert sorted(bars) == sorted(t.trial_id for t in of_row)  # each trial once
@@ -228,7 +228,7 @@ def test_timeline_gives_an_executor_running_two_trials_at_once_two_lanes():
                            dispatched_at=0.0, started_at=start, ended_at=end, received_at=end,
                            phases={"train": end - start}, executor_id="0", host="h")
 
-    ax = plots.timeline([at("a", 0, 4), at("b", 0, 2), at("c", 2, 4)], "two per node").axes[0]
+    ax = timeline.timeline([at("a", 0, 4), at("b", 0, 2), at("c", 2, 4)], "two per node").axes[0]
     lanes = {gid.split(":")[1]: p.get_y() + p.get_height() / 2
              for gid, p in by_gid(ax, "trial:").items() if gid.endswith(":task")}
     assert lanes == {"a": 0, "b": 1, "c": 1}
@@ -238,7 +238,7 @@ def test_timeline_gives_an_executor_running_two_trials_at_once_two_lanes():
 def test_timeline_shows_the_slots_that_ran_no_trial(grid_run: Path):
     _, trials = load(grid_run)
     of_row = [t for t in trials if (t.profile, t.mode, t.repeat) == ("13-node", Mode.REPLAY, 0)]
-    ax = plots.timeline(of_row, "13-node", slots=13).axes[0]
+    ax = timeline.timeline(of_row, "13-node", slots=13).axes[0]
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert len(labels) == 13 and len(by_gid(ax, "idle:")) == 13
     assert labels.count("slot without a trial") == 13 - len(GRID_TRIALS)
@@ -246,7 +246,7 @@ def test_timeline_shows_the_slots_that_ran_no_trial(grid_run: Path):
 
 def test_waterfall_steps():
     steps = [("ideal", 13.0), ("bound", 9.9), ("replay", 6.9), ("measured", 7.2)]
-    ax = plots.waterfall(steps).axes[0]
+    ax = scaling.waterfall(steps).axes[0]
     bars = by_gid(ax, "step:")
     spans = [(bars[f"step:{s}"].get_y(), bars[f"step:{s}"].get_y()
               + bars[f"step:{s}"].get_height()) for s, _ in steps]
@@ -254,7 +254,7 @@ def test_waterfall_steps():
                                                       (6.9, 7.2)]))
     assert [t.get_text() for t in ax.get_xticklabels()] == [s for s, _ in steps]
     with pytest.raises(ValueError):
-        plots.waterfall([])
+        scaling.waterfall([])
 
 
 def test_each_waterfall_of_the_summary_is_drawn_and_an_old_one_removed(grid_run: Path):
@@ -288,17 +288,17 @@ def test_a_run_with_no_finished_profile_still_gets_its_pictures(grid_run: Path):
     assert sorted(p.name for p in (grid_run / "plots").iterdir()) == \
         ["karp_flatt.png", "speedup.png", "wall_time.png"]
     summary, trials = load(grid_run)
-    assert plots.wall_time(summary).axes[0].texts[0].get_text() == "no profile finished a grid"
-    assert plots.timeline([], "nothing").axes[0].texts[0].get_text() == \
+    assert scaling.wall_time(summary).axes[0].texts[0].get_text() == "no profile finished a grid"
+    assert timeline.timeline([], "nothing").axes[0].texts[0].get_text() == \
         "no trial reported its start and end"
 
 
 
 def test_save_png_writes_the_png_it_returns(grid_run: Path, tmp_path: Path):
     summary, _ = load(grid_run)
-    data = plots.save_png(plots.wall_time(summary), tmp_path / "w.png")
+    data = drawing.save_png(scaling.wall_time(summary), tmp_path / "w.png")
     assert (tmp_path / "w.png").read_bytes() == data
-    assert png_size(data) == (8 * plots.DPI, round(4.5 * plots.DPI))
+    assert png_size(data) == (8 * drawing.DPI, round(4.5 * drawing.DPI))
 
 
 # The scalability pictures: the USL fit on the speedup chart, Karp-Flatt, time to quality.
@@ -324,12 +324,12 @@ def test_speedup_draws_a_determined_usl_fit_dashed_with_sigma_and_kappa(tmp_path
     summary, _ = load(usl_run(tmp_path))
     fit = fit_summary(summary, Mode.REPLAY, resamples=100)
     assert not fit.under_determined
-    fig = plots.speedup(summary, usl=fit)
+    fig = scaling.speedup(summary, usl=fit)
     ax = fig.axes[0]
     lines = by_gid(ax, "")
     usl = lines["usl"]
     assert usl.get_linestyle() == "--"
-    assert usl.get_color() == plots.MODE_STYLE[Mode.REPLAY]["color"]
+    assert usl.get_color() == drawing.MODE_STYLE[Mode.REPLAY]["color"]
     xs, ys = usl.get_xdata(), usl.get_ydata()
     assert xs[0] == pytest.approx(1) and xs[-1] == pytest.approx(13)
     assert ys == pytest.approx(usl_speedup(xs, fit.sigma, fit.kappa))
@@ -341,7 +341,7 @@ def test_speedup_draws_a_determined_usl_fit_dashed_with_sigma_and_kappa(tmp_path
     assert "ideal" in lines and "measured" in lines and "replay" in lines  # the rest is there
     assert not [t for t in texts(ax) if "USL" in t]
     assert "usl-extrapolated" not in lines and "dotted" not in label  # fitted up to 13 nodes
-    data = plots.save_png(fig, tmp_path / "speedup_usl.png")
+    data = drawing.save_png(fig, tmp_path / "speedup_usl.png")
     assert (tmp_path / "speedup_usl.png").stat().st_size == len(data) > 10_000
 
 
@@ -351,7 +351,7 @@ def test_speedup_draws_a_usl_fit_dotted_beyond_the_nodes_it_was_fitted_on(grid_r
     summary, _ = load(grid_run)  # runs up to 13 nodes
     fit = fit_usl([(n, float(usl_speedup(n, 0.05, 0.01))) for n in (1, 2, 4, 8)],
                   mode=Mode.REPLAY)
-    lines = by_gid(plots.speedup(summary, usl=fit).axes[0], "usl")
+    lines = by_gid(scaling.speedup(summary, usl=fit).axes[0], "usl")
     assert lines["usl"].get_xdata()[-1] == pytest.approx(8)
     beyond = lines["usl-extrapolated"]
     assert beyond.get_linestyle() == ":"
@@ -367,7 +367,7 @@ def test_speedup_usl_label_without_repeats_or_peak():
 
     fit = fit_usl([(n, float(usl_speedup(n, 0.1, 0.0))) for n in (1, 2, 4, 8)],
                   mode=Mode.MEASURED)
-    assert plots.usl_legend_label(fit) == ("USL fit (measured): σ = 0.100, κ = 0\n"
+    assert scaling.usl_legend_label(fit) == ("USL fit (measured): σ = 0.100, κ = 0\n"
                                            "no peak (κ = 0); no interval (no repeats)")
 
 
@@ -377,14 +377,14 @@ def test_speedup_writes_an_under_determined_usl_as_a_note_not_a_curve(grid_run: 
     summary, _ = load(grid_run)
     fit = fit_summary(summary, Mode.MEASURED)  # 1 and 2 nodes
     assert fit.under_determined
-    ax = plots.speedup(summary, usl=fit).axes[0]
+    ax = scaling.speedup(summary, usl=fit).axes[0]
     assert "usl" not in by_gid(ax, "")
     note = next(t for t in ax.texts if t.get_gid() == "usl-note")
     assert note.get_text() == ("USL fit (measured): under-determined (2 node counts < 4: 1, 2), "
                                "not drawn")
     assert not [t for t in ax.get_legend().get_texts() if "USL" in t.get_text()]
     # without a fit: as before, no USL anywhere
-    ax = plots.speedup(summary).axes[0]
+    ax = scaling.speedup(summary).axes[0]
     assert "usl" not in by_gid(ax, "") and not [t for t in texts(ax) if "USL" in t]
 
 
@@ -392,7 +392,7 @@ def test_karp_flatt_has_a_marker_per_row_by_mode_and_says_how_to_read_it(tmp_pat
     from bench.analyse import formulas
 
     summary, _ = load(usl_run(tmp_path))
-    fig = plots.karp_flatt(summary.rows)
+    fig = scaling.karp_flatt(summary.rows)
     ax = fig.axes[0]
     series = by_gid(ax, "karp-flatt:")
     assert set(series) == {"karp-flatt:measured", "karp-flatt:replay"}
@@ -413,12 +413,12 @@ def test_karp_flatt_has_a_marker_per_row_by_mode_and_says_how_to_read_it(tmp_pat
     assert "e = (1/S − 1/N) / (1 − 1/N)" in ax.get_title()
     # each value written beside its point
     assert f"{summary.rows[-1].karp_flatt:.3f}" in texts(ax)
-    data = plots.save_png(fig, tmp_path / "karp_flatt.png")
-    assert png_size(data) == (8 * plots.DPI, round(4.8 * plots.DPI))
+    data = drawing.save_png(fig, tmp_path / "karp_flatt.png")
+    assert png_size(data) == (8 * drawing.DPI, round(4.8 * drawing.DPI))
 
 
 def test_karp_flatt_without_a_multi_node_speedup_says_so():
-    ax = plots.karp_flatt([]).axes[0]
+    ax = scaling.karp_flatt([]).axes[0]
     assert ax.texts[0].get_text() == \
         "no Karp-Flatt fraction: it needs a speedup on more than 1 node"
 
@@ -431,7 +431,7 @@ def test_time_to_quality_has_a_step_line_per_label_and_rings_the_final_best(grid
     got = curves(trials, repeat=0)
     modes = {f"{r.name} ({r.mode.value})": r.mode for r in summary.rows}
     until = {"local (measured)": 100.0}
-    fig = plots.time_to_quality(got, modes=modes, until=until)
+    fig = accuracy.time_to_quality(got, modes=modes, until=until)
     ax = fig.axes[0]
     lines = by_gid(ax, "curve:")
     assert sorted(lines) == sorted(f"curve:{label}" for label in got)
@@ -455,13 +455,13 @@ def test_time_to_quality_has_a_step_line_per_label_and_rings_the_final_best(grid
     caption = next(t for t in ax.texts if t.get_gid() == "ttq-caption").get_text()
     assert "best on validation error, its test error drawn" in caption
     assert caption.endswith("; dashed: replay")
-    data = plots.save_png(fig, tmp_path / "ttq.png")
-    assert png_size(data) == (8 * plots.DPI, round(4.8 * plots.DPI))
+    data = drawing.save_png(fig, tmp_path / "ttq.png")
+    assert png_size(data) == (8 * drawing.DPI, round(4.8 * drawing.DPI))
     assert (tmp_path / "ttq.png").read_bytes() == data
 
 
 def test_time_to_quality_without_metrics_says_so():
-    ax = plots.time_to_quality({"p (measured)": []}).axes[0]
+    ax = accuracy.time_to_quality({"p (measured)": []}).axes[0]
     assert ax.texts[0].get_text() == "no trial of these grid runs has metrics"
-    assert plots.time_to_quality({}).axes[0].texts[0].get_text() == \
+    assert accuracy.time_to_quality({}).axes[0].texts[0].get_text() == \
         "no trial of these grid runs has metrics"

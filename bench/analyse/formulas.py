@@ -76,6 +76,18 @@ def karp_flatt(speedup_n: float, nodes: int) -> float | None:
     return (1 / speedup_n - 1 / nodes) / (1 - 1 / nodes)
 
 
+def karp_flatt_interval(speedup_interval: tuple[float, float] | None,
+                        nodes: int) -> tuple[float, float] | None:
+    """The serial fraction over a speedup interval: e falls as S rises, so the interval's high
+    speedup gives the low e. None without an interval, on one node, or for a speedup <= 0."""
+    if speedup_interval is None:
+        return None
+    low_s, high_s = speedup_interval
+    a = karp_flatt(high_s, nodes) if high_s > 0 else None
+    b = karp_flatt(low_s, nodes) if low_s > 0 else None
+    return (a, b) if a is not None and b is not None else None
+
+
 def relative_error_reduction(baseline_error: float, best_error: float) -> float | None:
     """(err_baseline - err_best) / err_baseline; None when the baseline makes no error."""
     if baseline_error == 0:

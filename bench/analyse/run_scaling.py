@@ -1,16 +1,50 @@
 """The scaling models read against one run: the model's error on every row, where each profile's
-speedup went (the waterfall), and the Universal Scalability Law fitted to the run's points."""
+speedup went (the waterfall), each measured row against the process-pool floor, and the Universal
+Scalability Law fitted to the run's points."""
 
 from __future__ import annotations
 
 import dataclasses
 import statistics
+from collections import defaultdict
 
-from bench.analyse import scalability
-from bench.analyse.scalability import UslFit, WeakPoint, fit_usl
+from bench.analyse import scaling_model
+from bench.analyse.scalability import UslFit, fit_usl
 from bench.analyse.scaling_model import ModelError, Step, Waterfall, simulate_makespan
-from bench.analyse.summary import Row, RunSummary, WeakRun
-from bench.store.records import Mode
+from bench.analyse.summary import FloorComparison, Row, RunSummary
+from bench.store.records import COMPUTE_PHASES, Mode, TrialResult
+
+# Beyond this share, the floor's machine probe and the row's say the host's speed moved between
+# the two runs.
+SPEED_MOVED = 0.10
+
+
+def with_model(summary: RunSummary, reference_trials: list[TrialResult]) -> RunSummary:
+    """The model from the 1-node measured run (its overheads and compute per trial, the model's
+    own inputs); then its error on every row and each multi-node profile's waterfall."""
+    ref = next((r for r in summary.rows
+                if r.mode is Mode.MEASURED and r.name == summary.reference), None)
+    if ref is None or not reference_trials:
+        return summary
+    overheads = scaling_model.estimate_overheads(reference_trials, ref.slots,
+                                                 warmup_s=ref.warmup_s, startup_s=ref.startup_s)
+    durations = _compute_in_grid_order(reference_trials)
+    summary = dataclasses.replace(
+        summary, overheads=overheads, model_durations_s=durations,
+        model=scaling_model.predict(durations, overheads, slots_per_node=ref.slots // ref.nodes,
+                                    t1=ref.wall.mean))
+    names = dict.fromkeys(r.name for r in summary.rows if r.nodes > 1 and r.runner == "spark")
+    return dataclasses.replace(
+        summary, model_errors=model_errors(summary),
+        waterfalls=[w for name in names if (w := waterfall(summary, name))])
+
+
+def _compute_in_grid_order(trials: list[TrialResult]) -> list[float]:
+    """Each trial's compute (what replay sleeps for), mean over repeats, in dispatch order."""
+    by_index: dict[int, list[float]] = defaultdict(list)
+    for t in trials:
+        by_index[t.index].append(sum(t.phases.get(p, 0.0) for p in COMPUTE_PHASES))
+    return [statistics.fmean(by_index[i]) for i in sorted(by_index)]
 
 
 def model_errors(summary: RunSummary) -> list[ModelError]:
@@ -92,24 +126,30 @@ def fit_summary(summary: RunSummary, mode: Mode, **kwargs: object) -> UslFit | N
     return fit_usl(points, mode=mode, **kwargs) if points else None  # type: ignore[arg-type]
 
 
-# Weak scaling (Gustafson)
-
-
-def weak_points(summary: RunSummary) -> list[tuple[WeakRun, WeakPoint | None]]:
-    return [(w, scalability.weak_point(w.nodes, w.trials, w.serial_s, w.wall_s, w.mode)
-             if w.serial_s else None) for w in summary.weak_runs]
-
-
-def on_spark(summary: RunSummary) -> RunSummary:
-    """The summary without its process-pool floor rows: what scales with the nodes (speedup
-    curves, Karp-Flatt, the USL) is Spark's; the floor is a yardstick of the same slots."""
-    return dataclasses.replace(summary, rows=[r for r in summary.rows if r.runner == "spark"])
-
-
 def usl_fit(summary: RunSummary) -> UslFit | None:
     """Gunther's USL fitted on the run's speedups: on the replayed points when they cover four
     node counts (a `--nodes` sweep), else on the measured ones; None without speedups."""
-    summary = on_spark(summary)
+    summary = summary.without_floor()
     fits = [f for mode in (Mode.REPLAY, Mode.MEASURED)
             if (f := fit_summary(summary, mode)) is not None]
     return next((f for f in fits if not f.under_determined), fits[0] if fits else None)
+
+
+def floor_comparisons(summary: RunSummary) -> list[FloorComparison]:
+    """Each measured Spark row against every process-pool floor of its slots."""
+    out = []
+    for floor in (r for r in summary.rows if r.runner == "process-pool"):
+        for r in summary.rows:
+            if (r.runner, r.mode, r.slots) != ("spark", Mode.MEASURED, floor.slots):
+                continue
+            ratio = r.wall.mean / floor.wall.mean
+            probe_ratio = equal_speed = None
+            if r.probe_samples_s and floor.probe_samples_s:
+                probe_ratio = (statistics.fmean(floor.probe_samples_s)
+                               / statistics.fmean(r.probe_samples_s))
+                equal_speed = ratio * probe_ratio
+            out.append(FloorComparison(
+                r.name, floor.name, floor.slots, r.wall.mean, floor.wall.mean, ratio,
+                r.wall.mean - floor.wall.mean, probe_ratio, equal_speed,
+                speed_moved=probe_ratio is not None and abs(probe_ratio - 1) > SPEED_MOVED))
+    return out

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 from bench.analyse import formulas, scaling_model
-from bench.store.records import (
-    DeploymentRun,
-    Mode,
-)
+from bench.analyse.scalability import UslFit, WeakPoint
+from bench.analyse.time_to_quality import QualityPoint
+from bench.store.records import DeploymentRun, Mode
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,7 @@ class Row:
     # Time to quality (bench.analyse.time_to_quality): seconds from dispatch until the run's best
     # configuration (on validation) had arrived at the driver, in the latest repeat.
     time_to_best_s: float | None = None
+    karp_flatt_interval: tuple[float, float] | None = None  # from speedup_interval
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,26 @@ class WeakRun:
     trials: int
     wall_s: float  # T(N, kN)
     serial_s: list[float] | None  # those trials' 1-node compute; None without a reference
+    point: WeakPoint | None = None  # scaled speedup and weak efficiency; None without serial_s
+
+
+@dataclass(frozen=True)
+class FloorComparison:
+    """A measured Spark row against the process-pool floor of as many slots (the same trials,
+    no Spark): what Spark and the runner cost over it."""
+
+    name: str  # the measured Spark row
+    floor: str  # the floor row
+    slots: int
+    wall_s: float  # the row's mean wall time
+    floor_wall_s: float
+    ratio: float  # wall_s / floor_wall_s
+    difference_s: float  # wall_s - floor_wall_s
+    # Run minutes apart, the two may have met a different machine: the floor's mean machine probe
+    # over the row's, and the ratio at equal machine speed (ratio x that). None without probes.
+    probe_ratio: float | None = None
+    equal_speed_ratio: float | None = None
+    speed_moved: bool = False  # by more than run_scaling.SPEED_MOVED
 
 
 @dataclass(frozen=True)
@@ -135,3 +156,15 @@ class RunSummary:
     order_checks: list[OrderCheck] = field(default_factory=list)
     weak_runs: list[WeakRun] = field(default_factory=list)
     deployments: list[DeploymentRun] = field(default_factory=list)  # the deployment step
+    floor_comparisons: list[FloorComparison] = field(default_factory=list)
+    # Gunther's USL on the Spark rows' speedups (bench.analyse.run_scaling.usl_fit); None
+    # without speedups.
+    usl_fit: UslFit | None = None
+    # The best-so-far curve of each row's first repeat, keyed "<profile> (<mode>)", in the order
+    # the records came (bench.analyse.time_to_quality.curves).
+    quality_curves: dict[str, list[QualityPoint]] = field(default_factory=dict)
+
+    def without_floor(self) -> RunSummary:
+        """The summary without its process-pool floor rows: what scales with the nodes (speedup
+        curves, Karp-Flatt, the USL) is Spark's; the floor is a yardstick of the same slots."""
+        return dataclasses.replace(self, rows=[r for r in self.rows if r.runner == "spark"])

@@ -7,7 +7,6 @@ import dataclasses
 import math
 from typing import Any
 
-from bench.analyse.run_scaling import weak_points
 from bench.analyse.summary import RunSummary
 from bench.cluster.environment import machine_fingerprint
 from bench.store.records import FORMAT_VERSION
@@ -85,9 +84,11 @@ def _model_json(summary: RunSummary) -> dict:
         "waterfalls": [dataclasses.asdict(w) for w in summary.waterfalls],
         "order": summary.order,
         "order_checks": [dataclasses.asdict(c) for c in summary.order_checks],
-        "weak_scaling": [{**dataclasses.asdict(w), "mode": w.mode.value,
-                          "scaled_speedup": p.scaled_speedup if p else None,
-                          "weak_efficiency": p.efficiency if p else None}
-                         for w, p in weak_points(summary)],
+        "weak_scaling": [{"name": w.name, "mode": w.mode.value, "nodes": w.nodes,
+                          "trials": w.trials, "wall_s": w.wall_s,
+                          "serial_s": None if w.serial_s is None else list(w.serial_s),
+                          "scaled_speedup": w.point.scaled_speedup if w.point else None,
+                          "weak_efficiency": w.point.efficiency if w.point else None}
+                         for w in summary.weak_runs],
         "deployment": [d.to_dict() for d in summary.deployments],
     }

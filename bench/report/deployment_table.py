@@ -5,10 +5,8 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from bench.report.formats import DASH
 from bench.store.records import DeploymentRun, Mode
-
-DASH = "—"
-
 
 DEPLOYMENT_HEADERS = ["profile", "mode", "nodes", "rows", "partitions", "wall (mean ± sd) s",
                       "rows/s", "speedup", "predictions identical"]

@@ -1,4 +1,5 @@
-"""report.html: the run's tables (the cells render.py prints) and its pictures in one file.
+"""report.html: the run's tables (the cells bench.report.tables writes) and its pictures in one
+file.
 
 Self-contained so it can be mailed or attached to a CI job: the PNGs are embedded as base64
 data URIs, the CSS is inline, there is no script and no external asset. Every text is escaped.
@@ -17,17 +18,19 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from bench.analyse import run_scaling, time_to_quality
 from bench.analyse.scaling_model import Waterfall
 from bench.analyse.summary import RunSummary
-from bench.report import plots
-from bench.report import text as render
+from bench.report import sentences, tables
+from bench.report.formats import DASH
+from bench.report.pictures import accuracy, drawing, scaling, timeline
 from bench.store.records import Mode, TrialResult
 from bench.store.rundir import HTML_REPORT, PLOTS
 
 
 @dataclass(frozen=True)
 class Picture:
+    """A picture as saved: its PNG, in plots/ and in the page."""
+
     name: str  # file stem in plots/
     title: str
     caption: str
@@ -35,7 +38,9 @@ class Picture:
 
 
 @dataclass(frozen=True)
-class _Drawn:
+class Drawn:
+    """A picture as drawn, before it is saved."""
+
     name: str
     title: str
     caption: str
@@ -49,82 +54,96 @@ def _file_stem(*parts: str) -> str:
 
 def _waterfall_caption(w: Waterfall) -> str:
     lost = "; ".join(f"{s.stage} {s.speedup:.2f}: lost to {s.lost_to}" for s in w.steps[1:])
-    text = f"Ideal {w.steps[0].speedup:.0f}x on {w.nodes} nodes" + (f"; {lost}" if lost else "")
-    text += "".join(f"; {skipped}" for skipped in w.skipped)
+    caption = (f"Ideal {w.steps[0].speedup:.0f}x on {w.nodes} nodes"
+               + (f"; {lost}" if lost else ""))
+    caption += "".join(f"; {skipped}" for skipped in w.skipped)
     if w.stragglers:
-        text += f". The last wave was held by {', '.join(w.stragglers)}"
-    return text + "."
+        caption += f". The last wave was held by {', '.join(w.stragglers)}"
+    return caption + "."
 
 
-def draw(summary: RunSummary, trials: Sequence[TrialResult]) -> list[_Drawn]:
+def draw(summary: RunSummary, trials: Sequence[TrialResult]) -> list[Drawn]:
     """Every picture of a run, in the order report.html shows them."""
-    model_curve = [(p.nodes, p.speedup) for p in summary.model] or None
-    drawn = [
-        _Drawn("wall_time", "Grid wall time by number of nodes",
-               "One bar per profile and mode (colour and hatch: measured, replay, model); "
-               "error bars are the standard deviation over repeats.", plots.wall_time(summary)),
-        _Drawn("speedup", "Speedup by number of nodes",
-               "Ideal S = N, the bound this grid allows on those slots, and the measured and "
-               "replayed speedups with their 95 % bootstrap interval where there are repeats"
-               + (", and the model's curve (mode model: simulated from the 1-node run)."
-                  if model_curve else "."),
-               plots.speedup(run_scaling.on_spark(summary), model_curve,
-                             usl=run_scaling.usl_fit(summary))),
-        _Drawn("karp_flatt", "Karp-Flatt serial fraction by number of nodes",
-               "e = (1/S - 1/N) / (1 - 1/N) of every measured and replayed multi-node row: flat "
-               "over N is a fixed serial part, rising is an overhead that grows with N.",
-               plots.karp_flatt(run_scaling.on_spark(summary).rows)),
-    ]
-    shown = {(r.name, r.mode) for r in summary.rows}
-    quality = time_to_quality.curves(t for t in trials if (t.profile, t.mode) in shown
-                                     and t.repeat == 0)
-    if any(quality.values()):
-        drawn.append(_Drawn(
-            "time_to_quality", "Time to quality",
-            "Best-so-far test error (the best configuration on validation so far) against the "
-            "seconds since the grid was dispatched, first repeat of each profile and mode; a "
-            "ring marks where each reached the run's best.",
-            plots.time_to_quality(
-                quality, modes={f"{r.name} ({r.mode.value})": r.mode for r in summary.rows},
-                until={f"{r.name} ({r.mode.value})": r.wall_samples_s[0]
-                       for r in summary.rows if r.wall_samples_s})))
-    for w in summary.waterfalls:
-        if len(w.steps) < 2:
-            continue
-        drawn.append(_Drawn(_file_stem("waterfall", w.name),
-                            f"Where the {w.name} speedup goes", _waterfall_caption(w),
-                            plots.waterfall([(s.stage, s.speedup) for s in w.steps],
-                                            title=f"Where the {w.name} speedup goes")))
+    drawn = _scaling_pictures(summary)
+    if any(summary.quality_curves.values()):
+        drawn.append(_time_to_quality_picture(summary))
+    drawn += [_waterfall_picture(w) for w in summary.waterfalls if len(w.steps) >= 2]
     if summary.accuracy is not None:
         source = [t for t in trials if t.profile == summary.accuracy.source
                   and t.mode is Mode.MEASURED and t.repeat == 0]
-        drawn.append(_Drawn(
+        drawn.append(Drawn(
             "test_error", "Test error by learning rate",
             f"Test split, trials of {summary.accuracy.source} (measured, first repeat); the "
             "baseline and the configuration best on validation are marked; trials without a "
             "test error (diverged, failed) are drawn at the top.",
-            plots.error_vs_learning_rate(source, summary.accuracy)))
+            accuracy.error_vs_learning_rate(source, summary.accuracy)))
+    return drawn + _timeline_pictures(summary, trials)
+
+
+def _scaling_pictures(summary: RunSummary) -> list[Drawn]:
+    """Wall time, speedup and Karp-Flatt; the last two of the Spark rows only."""
+    model_curve = [(p.nodes, p.speedup) for p in summary.model] or None
+    on_spark = summary.without_floor()
+    return [
+        Drawn("wall_time", "Grid wall time by number of nodes",
+              "One bar per profile and mode (colour and hatch: measured, replay, model); "
+              "error bars are the standard deviation over repeats.", scaling.wall_time(summary)),
+        Drawn("speedup", "Speedup by number of nodes",
+              "Ideal S = N, the bound this grid allows on those slots, and the measured and "
+              "replayed speedups with their 95 % bootstrap interval where there are repeats"
+              + (", and the model's curve (mode model: simulated from the 1-node run)."
+                 if model_curve else "."),
+              scaling.speedup(on_spark, model_curve, usl=summary.usl_fit)),
+        Drawn("karp_flatt", "Karp-Flatt serial fraction by number of nodes",
+              "e = (1/S - 1/N) / (1 - 1/N) of every measured and replayed multi-node row: flat "
+              "over N is a fixed serial part, rising is an overhead that grows with N.",
+              scaling.karp_flatt(on_spark.rows)),
+    ]
+
+
+def _time_to_quality_picture(summary: RunSummary) -> Drawn:
+    return Drawn(
+        "time_to_quality", "Time to quality",
+        "Best-so-far test error (the best configuration on validation so far) against the "
+        "seconds since the grid was dispatched, first repeat of each profile and mode; a "
+        "ring marks where each reached the run's best.",
+        accuracy.time_to_quality(
+            summary.quality_curves,
+            modes={f"{r.name} ({r.mode.value})": r.mode for r in summary.rows},
+            until={f"{r.name} ({r.mode.value})": r.wall_samples_s[0]
+                   for r in summary.rows if r.wall_samples_s}))
+
+
+def _waterfall_picture(w: Waterfall) -> Drawn:
+    title = f"Where the {w.name} speedup goes"
+    return Drawn(_file_stem("waterfall", w.name), title, _waterfall_caption(w),
+                 scaling.waterfall([(s.stage, s.speedup) for s in w.steps], title=title))
+
+
+def _timeline_pictures(summary: RunSummary, trials: Sequence[TrialResult]) -> list[Drawn]:
+    """Each row's latest repeat, its trials on their slots."""
+    drawn = []
     for row in summary.rows:
         of_row = [t for t in trials if (t.profile, t.mode) == (row.name, row.mode)]
         if not of_row:
             continue
         repeat = max(t.repeat for t in of_row)
         title = f"{row.name} ({row.mode.value}), repeat {repeat}: trials on their slots"
-        drawn.append(_Drawn(
+        drawn.append(Drawn(
             _file_stem("timeline", row.name, row.mode.value), title,
             "One bar per trial, coloured by phase; grey background is idle slot time; waiting "
             "is drawn only while the trial's slot was free. Dispatch and receipt are on the "
             "driver's clock, the phases on the executor's.",
-            plots.timeline([t for t in of_row if t.repeat == repeat], title, row.slots)))
+            timeline.timeline([t for t in of_row if t.repeat == repeat], title, row.slots)))
     return drawn
 
 
-def write_pictures(drawn: Sequence[_Drawn], plots_dir: Path) -> list[Picture]:
+def write_pictures(drawn: Sequence[Drawn], plots_dir: Path) -> list[Picture]:
     """Save each picture as ``plots_dir/<name>.png``; PNGs of an earlier report that this one
     does not draw are removed, so the folder and report.html show the same pictures."""
     plots_dir.mkdir(exist_ok=True)
-    pictures = [Picture(d.name, d.title, d.caption, plots.save_png(d.figure,
-                                                                   plots_dir / f"{d.name}.png"))
+    pictures = [Picture(d.name, d.title, d.caption,
+                        drawing.save_png(d.figure, plots_dir / f"{d.name}.png"))
                 for d in drawn]
     names = {f"{p.name}.png" for p in pictures}
     for old in plots_dir.glob("*.png"):
@@ -195,53 +214,53 @@ def to_html(summary: RunSummary, pictures: Sequence[Picture]) -> str:
         f"<title>{_e(title)} ({_e(summary.run_id)})</title><style>{_CSS}</style></head><body>",
         f"<h1>{_e(title)}</h1>",
         f"<p>Run <code>{_e(summary.run_id)}</code>; speedups against "
-        f"<code>{_e(summary.reference or render.DASH)}</code> (1 node, measured). Every row says "
+        f"<code>{_e(summary.reference or DASH)}</code> (1 node, measured). Every row says "
         "where its figures come from: <b>measured</b> (real trials), <b>replay</b> (the real "
         "cluster of that size running surrogate trials that sleep for the 1-node durations), "
         "<b>model</b> (a simulation from measured durations and overheads).</p>",
-        _table(render.HEADERS, render.table_rows(summary), modes),
+        _table(tables.HEADERS, tables.table_rows(summary), modes),
     ]
-    if lines := render.comparisons(summary):
+    if lines := sentences.comparisons(summary):
         out.append("<ul>" + "".join(f"<li>{_e(line)}</li>" for line in lines) + "</ul>")
-    for line in filter(None, (render.replay_errors(summary), render.machine_speed(summary))):
+    for line in filter(None, (sentences.replay_errors(summary), sentences.machine_speed(summary))):
         out.append(f"<p>{_e(line[0].upper() + line[1:])}</p>")
     out += [_figure(by_name[n]) for n in ("wall_time", "speedup", "karp_flatt")
             if n in by_name]
     if summary.model:
-        out += ["<h2>Model</h2>", f"<p>{_e(render.model_intro(summary))}</p>",
-                _table(*render.model_table(summary)),
-                "<ul>" + "".join(f"<li>{_e(line)}</li>" for line in render.model_lines(summary))
+        out += ["<h2>Model</h2>", f"<p>{_e(sentences.model_intro(summary))}</p>",
+                _table(*tables.model_table(summary)),
+                "<ul>" + "".join(f"<li>{_e(line)}</li>" for line in sentences.model_lines(summary))
                 + "</ul>"]
     out += [_figure(p) for p in pictures if p.name.startswith("waterfall")]
     if (acc := summary.accuracy) is not None:
         out += ["<h2>Accuracy</h2>",
                 "<p>The best configuration is chosen on the validation split; test errors are on "
                 f"the test split (trials of <code>{_e(acc.source)}</code>).</p>",
-                _table(render.ACCURACY_HEADERS, render.accuracy_rows(acc))]
+                _table(tables.ACCURACY_HEADERS, tables.accuracy_rows(acc))]
         if acc.mismatches:
             out += ["<h3>Metric mismatches</h3>",
-                    _table(render.MISMATCH_HEADERS, render.mismatch_rows(acc))]
+                    _table(tables.MISMATCH_HEADERS, tables.mismatch_rows(acc))]
         if "test_error" in by_name:
             out.append(_figure(by_name["test_error"]))
         if "time_to_quality" in by_name:
             out.append(_figure(by_name["time_to_quality"]))
     if summary.deployments:
-        headers, rows = render.deployment_table(summary)
-        out += ["<h2>Deployment</h2>", f"<p>{_e(render.DEPLOYMENT_INTRO)}</p>",
+        headers, rows = tables.deployment_table(summary)
+        out += ["<h2>Deployment</h2>", f"<p>{_e(sentences.DEPLOYMENT_INTRO)}</p>",
                 _table(headers, rows, [Mode(row[headers.index("mode")]) for row in rows])]
     if summary.weak_runs:
-        out += ["<h2>Weak scaling</h2>", f"<p>{_e(render.WEAK_INTRO)}</p>",
-                _table(render.WEAK_HEADERS, render.weak_rows(summary),
+        out += ["<h2>Weak scaling</h2>", f"<p>{_e(sentences.WEAK_INTRO)}</p>",
+                _table(tables.WEAK_HEADERS, tables.weak_rows(summary),
                        [w.mode for w in summary.weak_runs])]
     if any(r.slot_seconds for r in summary.rows):
-        out += ["<h2>Where the time goes</h2>", f"<p>{_e(render.BREAKDOWN_INTRO)}</p>",
-                _table(render.BREAKDOWN_HEADERS, render.breakdown_rows(summary), modes)]
+        out += ["<h2>Where the time goes</h2>", f"<p>{_e(sentences.BREAKDOWN_INTRO)}</p>",
+                _table(tables.BREAKDOWN_HEADERS, tables.breakdown_rows(summary), modes)]
     timelines = [p for p in pictures if p.name.startswith("timeline")]
     if timelines:
         out += ["<h2>Timelines</h2>", *(_figure(p) for p in timelines)]
     out += ["<h2>Phases (mean seconds per trial)</h2>",
-            _table(["profile", "mode", *render.phase_names(summary)],
-                   render.phase_rows(summary), modes)]
+            _table(["profile", "mode", *tables.phase_names(summary)],
+                   tables.phase_rows(summary), modes)]
     if summary.notes:
         out += ["<h2>Notes</h2>",
                 "<ul>" + "".join(f'<li class="note">{_e(n)}</li>' for n in summary.notes)
