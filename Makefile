@@ -29,9 +29,10 @@ bench: venv java
 	$(BIN)/bench run $(ARGS)
 
 # Every test (what CI runs first). Benchmarks that run whole grids are deselected here
-# (pyproject's addopts); `make bench-ci` and `make gate-proof` run them.
+# (pyproject's addopts); `make bench-ci` and `make gate-proof` run them. The 20 slowest tests
+# are listed at the end: where the suite's minutes go.
 test: venv java
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=20 $(PYTEST_ARGS)
 
 # The regression gate on a small workload: run it, then judge it against this machine's
 # reference in reports/references/, measuring that reference first when there is none.
