@@ -14,16 +14,17 @@ import pytest
 
 from bench.cluster import LocalStandaloneCluster, load_profile
 from bench.cluster.spark_session import shutdown_gateway, spark_context
+from bench.definitions.recipe import TrialRecipe
 from bench.definitions.workload import TrialSpec
 from bench.errors import UserError
 from bench.execute.deployment import (
     DEFAULT_PARTITIONS,
     combined_digest,
-    partition_range,
     predictions_identical,
     score,
     train_weights,
 )
+from bench.execute.deployment_tasks import partition_range
 from bench.execute.result_channel import ResultChannel
 from bench.execute.runner import run_grid, warm_up_workers
 from bench.execute.tasks import TaskSettings
@@ -128,8 +129,9 @@ def score_on(env: dict, weights, rows: int, **kw) -> DeploymentRun:
 def test_retrained_weights_are_the_chosen_trials(two_nodes, one_node):
     env = two_nodes
     channel = env["channel"]
-    settings = TaskSettings(profile="2-node", mode=Mode.MEASURED, repeat=0, model="mlp",
-                            channel=channel.address, token=uuid.uuid4().hex, **TRAINING)
+    settings = TaskSettings(profile="2-node", mode=Mode.MEASURED, repeat=0,
+                            recipe=TrialRecipe(model="mlp", **TRAINING),
+                            channel=channel.address, token=uuid.uuid4().hex)
     trials = []
     run_grid(env["sc"], [TrialSpec("chosen", 0, PARAMS, True)], data_bc=env["data"],
              settings=settings, channel=channel, on_result=trials.append)

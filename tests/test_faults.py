@@ -13,6 +13,7 @@ from memory_cage import cage_supported, memory_cage
 
 from bench.cluster import LocalStandaloneCluster, load_profile
 from bench.cluster.spark_session import shutdown_gateway, spark_context
+from bench.definitions.recipe import TrialRecipe
 from bench.definitions.workload import TrialSpec
 from bench.execute.experiment import package_archive
 from bench.execute.result_channel import ResultChannel
@@ -70,9 +71,9 @@ def test_a_worker_killed_mid_grid_loses_no_trial_and_is_named(tmp_path, no_leaks
                 killed.set()
 
         starts: list[dict] = []
-        settings = TaskSettings(profile="2-node", mode=Mode.MEASURED, repeat=0, model="mlp",
-                                epochs=8, batch_size=32, seed=5, channel=channel.address,
-                                token=uuid.uuid4().hex)
+        settings = TaskSettings(profile="2-node", mode=Mode.MEASURED, repeat=0,
+                                recipe=TrialRecipe(model="mlp", epochs=8, batch_size=32, seed=5),
+                                channel=channel.address, token=uuid.uuid4().hex)
         timing = run_grid(sc, specs, data_bc=data_bc, settings=settings, channel=channel,
                           on_result=results.append, on_start=on_start)
     shutdown_gateway()  # the driver's JVM too: no_leaks counts it
@@ -117,9 +118,9 @@ def test_a_python_worker_killed_under_its_trial_is_recorded_and_the_grid_goes_on
                 killed.append(start)
 
         results = []
-        settings = TaskSettings(profile="2-node", mode=Mode.MEASURED, repeat=0, model="mlp",
-                                epochs=8, batch_size=32, seed=5, channel=channel.address,
-                                token=uuid.uuid4().hex)
+        settings = TaskSettings(profile="2-node", mode=Mode.MEASURED, repeat=0,
+                                recipe=TrialRecipe(model="mlp", epochs=8, batch_size=32, seed=5),
+                                channel=channel.address, token=uuid.uuid4().hex)
         timing = run_grid(sc, specs, data_bc=data_bc, settings=settings, channel=channel,
                           on_result=results.append, on_start=on_start)
     shutdown_gateway()
@@ -166,9 +167,9 @@ def test_a_trial_the_kernel_kills_for_want_of_memory_is_recorded_oom(tmp_path, n
                 caged.append(start)
 
         results = []
-        settings = TaskSettings(profile="2-node", mode=Mode.MEASURED, repeat=0, model="mlp",
-                                epochs=2, batch_size=64, seed=5, channel=channel.address,
-                                token=uuid.uuid4().hex)
+        settings = TaskSettings(profile="2-node", mode=Mode.MEASURED, repeat=0,
+                                recipe=TrialRecipe(model="mlp", epochs=2, batch_size=64, seed=5),
+                                channel=channel.address, token=uuid.uuid4().hex)
         timing = run_grid(sc, specs, data_bc=data_bc, settings=settings, channel=channel,
                           on_result=results.append, on_start=on_start)
     shutdown_gateway()

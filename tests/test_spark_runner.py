@@ -11,6 +11,7 @@ import pytest
 
 from bench.cluster import LocalStandaloneCluster, load_profile
 from bench.cluster.spark_session import spark_context
+from bench.definitions.recipe import TrialRecipe
 from bench.definitions.workload import TrialSpec
 from bench.execute.result_channel import ResultChannel
 from bench.execute.runner import SparkCounts, TooManyFailures, run_grid, warm_up_workers
@@ -52,9 +53,10 @@ def no_active_jobs(sc, patience_s: float = 30.0) -> bool:
 
 def settings(channel, mode=Mode.MEASURED, epochs=2, slowdown=0.0,
              timeout_s=None) -> TaskSettings:
-    return TaskSettings(profile="2-node", mode=mode, repeat=0, model="mlp", epochs=epochs,
-                        batch_size=64, seed=5, channel=channel.address, token=uuid.uuid4().hex,
-                        slowdown=slowdown, timeout_s=timeout_s)
+    recipe = TrialRecipe(model="mlp", epochs=epochs, batch_size=64, seed=5, timeout_s=timeout_s,
+                         slowdown=slowdown)
+    return TaskSettings(profile="2-node", mode=mode, repeat=0, recipe=recipe,
+                        channel=channel.address, token=uuid.uuid4().hex)
 
 
 def specs(*overrides: dict) -> list[TrialSpec]:
