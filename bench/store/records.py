@@ -64,6 +64,20 @@ class Mode(str, enum.Enum):
     MODEL = "model"  # simulation from measured durations and overheads
 
 
+def _row_to_dict(row: Any) -> dict[str, Any]:
+    """A record dataclass as its JSON line: every field, its mode by value."""
+    d = dataclasses.asdict(row)
+    d["mode"] = row.mode.value
+    return d
+
+
+def _row_fields(d: dict[str, Any]) -> dict[str, Any]:
+    """A JSON line's fields for a record's constructor: a copy, its mode an enum again."""
+    d = dict(d)
+    d["mode"] = Mode(d["mode"])
+    return d
+
+
 @dataclass
 class TrialResult:
     """One line of ``trials.jsonl``: one trial as it finished, on one profile, mode and repeat."""
@@ -100,15 +114,13 @@ class TrialResult:
         return self.ended_at - self.started_at
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["mode"] = self.mode.value
+        d = _row_to_dict(self)
         d["status"] = self.status.value
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrialResult:
-        d = dict(d)
-        d["mode"] = Mode(d["mode"])
+        d = _row_fields(d)
         d["status"] = TrialStatus(d["status"])
         return cls(**d)
 
@@ -197,15 +209,13 @@ class ProfileRun:
         return self.order_check or bool(self.weak_trial_ids)
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["mode"] = self.mode.value
+        d = _row_to_dict(self)
         d["lost_attempts"] = [a.to_dict() for a in self.lost_attempts]
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ProfileRun:
-        d = dict(d)
-        d["mode"] = Mode(d["mode"])
+        d = _row_fields(d)
         d["lost_attempts"] = [LostAttempt.from_dict(a) for a in d.get("lost_attempts", [])]
         return cls(**d)
 
@@ -240,12 +250,8 @@ class DeploymentRun:
     task_failures: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["mode"] = self.mode.value
-        return d
+        return _row_to_dict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DeploymentRun:
-        d = dict(d)
-        d["mode"] = Mode(d["mode"])
-        return cls(**d)
+        return cls(**_row_fields(d))
