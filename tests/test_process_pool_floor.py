@@ -4,6 +4,7 @@ process left behind on success, error or Ctrl-C. Never asserts on speed."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -19,6 +20,7 @@ import pytest
 
 from bench.cluster._local import node_cpus
 from bench.cluster.spark_session import executor_environment
+from bench.definitions.recipe import TrialRecipe
 from bench.definitions.workload import TrialSpec
 from bench.execute.process_pool_floor import FloorRun, run_floor
 from bench.ml.datasets import load_dataset
@@ -27,6 +29,7 @@ from bench.store.records import PHASES, Mode, TrialStatus
 pytestmark = [pytest.mark.tensorflow, pytest.mark.slow]
 
 SEED, EPOCHS, BATCH = 7, 2, 32
+RECIPE = TrialRecipe(model="mlp", epochs=EPOCHS, batch_size=BATCH, seed=SEED)
 CONFIGS = [
     {"learning_rate": 0.01, "neurons": 16, "layers": 1, "momentum": 0.0},
     {"learning_rate": 0.1, "neurons": 16, "layers": 1, "momentum": 0.0},
@@ -94,8 +97,7 @@ def floor(digits):
         [sys.executable, "-c", REFERENCE, json.dumps(CONFIGS)], stdout=subprocess.PIPE,
         env={**os.environ, **executor_environment(1)}, text=True)
     try:
-        run = run_floor(SPECS, digits, slots=2, threads_per_trial=1, model="mlp", epochs=EPOCHS,
-                        batch_size=BATCH, seed=SEED)
+        run = run_floor(SPECS, digits, RECIPE, slots=2, threads_per_trial=1)
         left = children() - before - {reference.pid}
         assert floor_folders() == temp_before  # the warm-up's barrier folder is gone
         out, _ = reference.communicate(timeout=300)
@@ -159,8 +161,7 @@ def test_an_error_in_a_worker_is_raised_with_its_traceback_and_the_pool_is_gone(
     before, temp_before = children(), floor_folders()
     # No Dataset: each worker fails converting it, in the warm-up, before TensorFlow.
     with pytest.raises(AttributeError, match="as_float32") as raised:
-        run_floor(SPECS[:1], None, slots=2, threads_per_trial=1, model="mlp", epochs=EPOCHS,
-                  batch_size=BATCH, seed=SEED)
+        run_floor(SPECS[:1], None, RECIPE, slots=2, threads_per_trial=1)
     assert "Traceback" in str(raised.value.__cause__)  # the worker's own traceback
     assert children() - before == set()
     assert floor_folders() == temp_before
@@ -169,8 +170,8 @@ def test_an_error_in_a_worker_is_raised_with_its_traceback_and_the_pool_is_gone(
 def test_an_unknown_model_family_is_refused_before_any_process(digits):
     before = children()
     with pytest.raises(ValueError, match="unknown model family 'resnet'"):
-        run_floor(SPECS[:1], digits, slots=2, threads_per_trial=1, model="resnet",
-                  epochs=EPOCHS, batch_size=BATCH, seed=SEED)
+        run_floor(SPECS[:1], digits, dataclasses.replace(RECIPE, model="resnet"), slots=2,
+                  threads_per_trial=1)
     assert children() - before == set()
 
 
@@ -190,8 +191,7 @@ def test_ctrl_c_stops_the_pool(digits, when):
     thread = threading.Thread(target=interrupt, daemon=True)
     thread.start()
     with pytest.raises(KeyboardInterrupt):
-        run_floor(SPECS, digits, slots=2, threads_per_trial=1, model="mlp", epochs=EPOCHS,
-                  batch_size=BATCH, seed=SEED)
+        run_floor(SPECS, digits, RECIPE, slots=2, threads_per_trial=1)
     thread.join()
     assert children() - before == set()
     assert floor_folders() == temp_before

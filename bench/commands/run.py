@@ -26,24 +26,23 @@ from bench.store.records import DEFAULT_ORDER, FORMAT_VERSION, ORDERS, Mode
 from bench.store.rundir import HTML_REPORT, REPORT, RunDirectory
 
 
-def _positive_int(text: str) -> int:
+def _whole_number(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, got {text!r}")
+        value = minimum - 1
+    if value < minimum:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number of {minimum} or more, got {text!r}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _whole_number(text, 1)
 
 
 def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number of 0 or more, got {text!r}")
-    return value
+    return _whole_number(text, 0)
 
 
 SWEPT_PROFILE = "13-node"  # what --nodes sweeps without --clusters
@@ -113,17 +112,7 @@ def main(args: argparse.Namespace) -> int:
     else:
         run, job = None, _new(args)
     java = check_java()
-    for pp in job.planned:  # each cluster: reachable, or small enough for this host
-        if pp.profile.is_local:
-            check_memory(pp.profile.name, pp.profile.nodes,
-                         memory_mb(pp.profile.executor_memory),
-                         tensorflow=Mode.MEASURED in pp.modes, where=str(pp.profile.path))
-        else:
-            check_reachable(pp.profile)
-        # A local cluster's driver binds the loopback address unless the profile says otherwise.
-        bind = pp.profile.spark.get("spark.driver.bindAddress") or \
-            (LOOPBACK if pp.profile.is_local else "")
-        check_ports(pp.profile.spark, bind, where=f"{pp.profile.path} [spark]")
+    _check_clusters(job)
     workload = job.workload
     dataset = load_dataset(
         workload.dataset.name, seed=workload.training.seed, path=workload.dataset.path,
@@ -142,21 +131,13 @@ def main(args: argparse.Namespace) -> int:
     if run is None:
         run = _create_run(args.out, job, java)
     else:
-        run.repair_tails()
-        meta = run.meta()
-        meta.setdefault("resumed_at", []).append(time.time())
-        run.write_meta(meta)
-        left = sum(len(job.state.remaining((pp.profile.name, mode, r), job.specs))
-                   for pp in job.planned for mode in pp.modes for r in range(job.repeats)
-                   if not job.state.is_finished((pp.profile.name, mode, r)))
-        print(f"bench: resuming {run.path}: {left} trial runs have no result yet")
+        _continue_run(run, job)
     if job.knobs.active:
         print(f"bench: TEST KNOB ON, these figures are made worse on purpose: "
               f"{job.knobs.describe()}")
     run.mark_latest()
     try:
-        run_experiment(workload, job.specs, job.planned, job.repeats, run, dataset, job.knobs,
-                       job.state, job.order, job.trials_per_node, job.deploy_rows, job.floor)
+        run_experiment(job, run, dataset)
     except BaseException:  # re-raised: an error, Ctrl-C or SIGTERM all end here first
         # Whatever finished is on disk; say where and how to finish, then let main() report
         # the cause.
@@ -171,6 +152,33 @@ def main(args: argparse.Namespace) -> int:
     print(f"\nrun directory: {run.path}\nreport: {run.path / REPORT}\n"
           f"report with pictures: {run.path / HTML_REPORT}")
     return 0
+
+
+def _check_clusters(job: RunJob) -> None:
+    """Each cluster reachable, or small enough for this host; its driver's ports free."""
+    for pp in job.planned:
+        if pp.profile.is_local:
+            check_memory(pp.profile.name, pp.profile.nodes,
+                         memory_mb(pp.profile.executor_memory),
+                         tensorflow=Mode.MEASURED in pp.modes, where=str(pp.profile.path))
+        else:
+            check_reachable(pp.profile)
+        # A local cluster's driver binds the loopback address unless the profile says otherwise.
+        bind = pp.profile.spark.get("spark.driver.bindAddress") or \
+            (LOOPBACK if pp.profile.is_local else "")
+        check_ports(pp.profile.spark, bind, where=f"{pp.profile.path} [spark]")
+
+
+def _continue_run(run: RunDirectory, job: RunJob) -> None:
+    """A resumed run: its files' torn last lines mended, the resume noted in run.json."""
+    run.repair_tails()
+    meta = run.meta()
+    meta.setdefault("resumed_at", []).append(time.time())
+    run.write_meta(meta)
+    left = sum(len(job.state.remaining((pp.profile.name, mode, r), job.specs))
+               for pp in job.planned for mode in pp.modes for r in range(job.repeats)
+               if not job.state.is_finished((pp.profile.name, mode, r)))
+    print(f"bench: resuming {run.path}: {left} trial runs have no result yet")
 
 
 def _new(args: argparse.Namespace) -> RunJob:

@@ -17,13 +17,15 @@ profile then scores the same partitions in the same batches, so their prediction
 bit and a replayed partition sleeps for the 1-node time of that very partition. Replay
 (``Mode.REPLAY``) keeps dispatch, scheduling, the weights' broadcast and the collection real and
 only sleeps for each partition's measured compute, as trial replay does (bench.execute.tasks).
+
+This module is the driver's side; the tasks' bodies, which run on the executors, are in
+bench.execute.deployment_tasks.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import sys
 import time
 import uuid
 from typing import Any
@@ -31,8 +33,8 @@ from typing import Any
 import numpy as np
 
 from bench.errors import UserError
+from bench.execute.deployment_tasks import score_partition, train_task
 from bench.execute.runner import count_job_group, run_job
-from bench.execute.tasks import _float_data, executor_id
 from bench.ml.training import TrainedWeights
 from bench.store.records import DeploymentRun, Mode, TrialStatus, last_error_line
 
@@ -44,32 +46,12 @@ DEFAULT_PARTITIONS = 26
 PREDICT_BATCH_SIZE = 1024
 
 
-
-def partition_range(index: int, rows: int, partitions: int) -> tuple[int, int]:
-    """Rows [start, end) of partition ``index``: contiguous, sizes differing by one at most."""
-    return index * rows // partitions, (index + 1) * rows // partitions
-
-
 def combined_digest(partition_digests: list[str]) -> str:
     """The digest of all predictions: sha256 over the partitions' digests in partition order."""
     return hashlib.sha256(b"".join(bytes.fromhex(d) for d in partition_digests)).hexdigest()
 
 
 # ------------------------------------------------------------------ retraining the chosen trial
-
-
-def _train_task(payload: dict, *, data_bc: Any) -> TrainedWeights:
-    """The body of the retraining task, on an executor."""
-    from bench.ml.training import freeze_imports, trained_weights
-
-    cold = "tensorflow" not in sys.modules
-    data = _float_data(data_bc)
-    if cold:
-        import tensorflow  # noqa: F401
-
-        freeze_imports()  # as a trial task does: later collections skip TensorFlow's objects
-    return trained_weights(data, payload["family"], payload["params"], epochs=payload["epochs"],
-                           batch_size=payload["batch_size"], seed=payload["seed"])
 
 
 def train_weights(
@@ -84,7 +66,7 @@ def train_weights(
     """
     payload = {"family": family, "params": params, "epochs": epochs, "batch_size": batch_size,
                "seed": seed}
-    task = functools.partial(_train_task, data_bc=data_bc)
+    task = functools.partial(train_task, data_bc=data_bc)
     out = run_job(sc, f"bench-deploy-train-{uuid.uuid4().hex[:8]}",
                   "bench: retrain the chosen configuration",
                   lambda: sc.parallelize([payload], 1).map(task).collect())
@@ -104,52 +86,6 @@ def train_weights(
 
 
 # ------------------------------------------------------------------ scoring
-
-
-def _score_partition(
-    index: int, _: Any, *, weights_bc: Any, data_bc: Any, family: str, params: dict[str, Any],
-    rows: int, partitions: int, batch_size: int, replay: list[dict] | None,
-) -> list[dict]:
-    """The body of one scoring task, on an executor: partition ``index`` of the rows."""
-    start, end = partition_range(index, rows, partitions)
-    weights = weights_bc.value  # the model's way to the executor: real in both modes
-    me = executor_id()
-    if replay is not None:
-        # Only the executor's compute is replayed: what generating and scoring this partition
-        # took on 1 node. Dispatch, the broadcast, scheduling and collection are real.
-        ref = replay[index]
-        time.sleep(ref["generate_s"] + ref["seconds"])
-        return [{"index": index, "rows": end - start, "seconds": ref["seconds"],
-                 "generate_s": ref["generate_s"], "digest": ref["digest"],
-                 "correct": ref["correct"], "executor_id": me, "cold": False}]
-    cold = "tensorflow" not in sys.modules
-    t = time.perf_counter()
-    data = _float_data(data_bc)
-    which = np.arange(start, end) % len(data.x_test)
-    x, y = data.x_test[which], data.y_test[which]
-    generate_s = time.perf_counter() - t
-
-    t = time.perf_counter()
-    import keras
-
-    from bench.ml.models import build_model
-
-    if cold:
-        from bench.ml.training import freeze_imports
-
-        freeze_imports()
-    keras.backend.clear_session()  # the worker scores many partitions: keep one model at a time
-    # steps_per_epoch only shapes the convnet's learning-rate schedule: no training here.
-    model = build_model(family, params, input_shape=data.input_shape,
-                        num_classes=data.num_classes, steps_per_epoch=1)
-    model.set_weights(weights)
-    logits = model.predict(x, batch_size=batch_size, verbose=0)
-    classes = np.argmax(logits, axis=1).astype(np.uint8)
-    seconds = time.perf_counter() - t
-    del model
-    return [{"index": index, "rows": end - start, "seconds": seconds, "generate_s": generate_s,
-             "digest": hashlib.sha256(classes.tobytes()).hexdigest(),
-             "correct": int(np.count_nonzero(classes == y)), "executor_id": me, "cold": cold}]
 
 
 def _check_replay(reference: DeploymentRun, *, rows: int, partitions: int,
@@ -194,16 +130,12 @@ def score(
                         fix="score at least one row per partition")
     if replay is not None:
         _check_replay(replay, rows=rows, partitions=partitions, batch_size=batch_size)
-        replayed = [{"seconds": s, "generate_s": g, "digest": d, "correct": c} for s, g, d, c in
-                    zip(replay.partition_seconds, replay.partition_generate_seconds,
-                        replay.partition_digests, replay.partition_correct, strict=True)]
-    else:
-        replayed = None
     group = f"bench-deploy-{uuid.uuid4().hex[:8]}"
     weights_bc = sc.broadcast([np.asarray(w) for w in weights])
     task = functools.partial(
-        _score_partition, weights_bc=weights_bc, data_bc=data_bc, family=family, params=params,
-        rows=rows, partitions=partitions, batch_size=batch_size, replay=replayed)
+        score_partition, weights_bc=weights_bc, data_bc=data_bc, family=family, params=params,
+        rows=rows, partitions=partitions, batch_size=batch_size,
+        replay=_replayed_partitions(replay) if replay is not None else None)
     clock: dict[str, float] = {}
 
     def action() -> list:
@@ -237,7 +169,14 @@ def score(
     )
 
 
-# ------------------------------------------------------------------ the report's table
+def _replayed_partitions(replay: DeploymentRun) -> list[dict]:
+    """What each replayed partition sleeps for and returns: its reference's time and results."""
+    return [{"seconds": s, "generate_s": g, "digest": d, "correct": c} for s, g, d, c in
+            zip(replay.partition_seconds, replay.partition_generate_seconds,
+                replay.partition_digests, replay.partition_correct, strict=True)]
+
+
+# ------------------------------------------------------------------ comparing predictions
 
 
 def predictions_identical(runs: list[DeploymentRun]) -> bool | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -32,8 +33,9 @@ from typing import Any
 
 from bench.cluster._local import node_cpus
 from bench.cluster.spark_session import executor_environment
+from bench.definitions.recipe import TrialRecipe
 from bench.definitions.workload import TrialSpec
-from bench.execute.tasks import TaskSettings, run_trial
+from bench.execute.tasks import TaskSettings, run_trial, trial_payload
 from bench.execute.tasks import warm_up as task_warm_up
 from bench.store.records import Mode, TrialResult
 
@@ -101,38 +103,29 @@ class FloorRun:
 
 
 def run_floor(
-    specs: list[TrialSpec], dataset: Any, *, slots: int, threads_per_trial: int, model: str,
-    epochs: int, batch_size: int, seed: int, timeout_s: float | None = None,
-    pin_cpus: bool = True, repeat: int = 0, log_dir: Path | None = None,
+    specs: list[TrialSpec], dataset: Any, recipe: TrialRecipe, *, slots: int,
+    threads_per_trial: int, pin_cpus: bool = True, repeat: int = 0, log_dir: Path | None = None,
 ) -> FloorRun:
     """Run ``specs`` in this order, one trial per task, on a pool of ``slots`` warm processes.
 
     ``dataset`` is a bench.ml.datasets.Dataset; each worker gets it once, when it starts. Trials are
-    measured trials (Mode.MEASURED, profile ``floor-<slots>``, ``repeat``): the same seed gives
-    the same metrics as anywhere else with the same TensorFlow threads. ``timeout_s`` is the
-    per-trial training limit ([training] timeout_s). A trial that fails, diverges or times out is
-    a result, as on Spark; an unknown ``model`` is a ValueError before any process starts; an
-    error of the pool itself (a worker that raised outside a trial, or died) is raised here with
-    the worker's traceback. With ``log_dir`` (made if missing), each worker's stderr goes to
-    ``log_dir/worker.<pid>``. The pool's processes are stopped before this returns or raises,
-    Ctrl-C and SIGTERM included (loky's resource trackers stay: they serve the whole process).
+    measured trials (Mode.MEASURED, profile ``floor-<slots>``, ``repeat``) trained as ``recipe``
+    says: the same seed gives the same metrics as anywhere else with the same TensorFlow threads.
+    A trial that fails, diverges or times out is a result, as on Spark; an unknown model family is
+    a ValueError before any process starts; an error of the pool itself (a worker that raised
+    outside a trial, or died) is raised here with the worker's traceback. With ``log_dir`` (made
+    if missing), each worker's stderr goes to ``log_dir/worker.<pid>``. The pool's processes are
+    stopped before this returns or raises, Ctrl-C and SIGTERM included (loky's resource trackers
+    stay: they serve the whole process).
     """
-    if slots < 1 or threads_per_trial < 1:
-        raise ValueError(f"slots and threads_per_trial must be >= 1, got {slots} and "
-                         f"{threads_per_trial}")
-    from bench.definitions.hyperparameters import MODEL_HYPERPARAMETERS
-
-    if model not in MODEL_HYPERPARAMETERS:  # every trial would fail: say so before any process
-        raise ValueError(f"unknown model family {model!r}; choose one of "
-                         f"{', '.join(MODEL_HYPERPARAMETERS)}")
+    _check_pool(slots, threads_per_trial, recipe.model)
     from joblib.externals.loky import ProcessPoolExecutor
 
     plan = node_cpus(slots, threads_per_trial) if pin_cpus else []
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
-    settings = TaskSettings(
-        profile=floor_profile(slots), mode=Mode.MEASURED, repeat=repeat, model=model, epochs=epochs,
-        batch_size=batch_size, seed=seed, channel=None, token="", timeout_s=timeout_s)
+    settings = TaskSettings(profile=floor_profile(slots), mode=Mode.MEASURED, repeat=repeat,
+                            recipe=recipe, channel=None, token="")
     begin = time.perf_counter()
     executor = ProcessPoolExecutor(
         max_workers=slots, initializer=_start_worker,
@@ -142,29 +135,9 @@ def run_floor(
     barrier, clean = None, False
     try:
         barrier = tempfile.mkdtemp(prefix="bench-floor-")
-        # The first submit starts every worker: a Ctrl-C in the middle of a start would leave a
-        # process the pool does not know of yet, so it waits until they are all known.
-        with _signals_deferred():
-            warm = [executor.submit(_warm_up_worker, barrier, slots, plan)
-                    for _ in range(slots)]
-        workers = sorted(_results(warm), key=lambda w: w["rank"])
+        workers = _warm_up_pool(executor, barrier, slots, plan)
         warmup_s = time.perf_counter() - begin
-
-        payloads = [{"trial_id": s.trial_id, "index": s.index, "params": s.params,
-                     "is_baseline": s.is_baseline, "replay": None} for s in specs]
-        received_at: list[float | None] = [None] * len(payloads)
-        started_at = time.time()
-        futures = []
-        for i, payload in enumerate(payloads):
-            future = executor.submit(_floor_trial, payload, settings)
-            # Runs in loky's thread the moment the result is in: the trial's arrival time.
-            future.add_done_callback(lambda _, i=i: received_at.__setitem__(i, time.time()))
-            futures.append(future)
-        raws = _results(futures)
-        # The waiters are woken before the callbacks run: the last one may not have run yet.
-        done_at = time.time()
-        arrived = [done_at if r is None else min(r, done_at) for r in received_at]
-        ended_at = max(arrived, default=started_at)
+        timed = _run_trials(executor, specs, settings)
         clean = True
     finally:
         # A clean end lets the workers exit on their own; an error or Ctrl-C kills them.
@@ -172,22 +145,79 @@ def run_floor(
         del executor
         if barrier is not None:
             shutil.rmtree(barrier, ignore_errors=True)
-
-    trials = []
-    for raw, arrival in zip(raws, arrived, strict=True):
-        result = TrialResult.from_dict(raw)
-        result.dispatched_at, result.received_at = started_at, arrival
-        # As the Spark runner records them: queued behind the earlier trials, and the way back.
-        result.phases = {"waiting": result.started_at - started_at, **result.phases,
-                         "collect": result.received_at - result.ended_at}
-        trials.append(result)
+    trials = timed.results()
     probes = [t.phases["probe"] for t in trials if "probe" in t.phases]
     return FloorRun(
         slots=slots, threads_per_trial=threads_per_trial, trials=trials,
-        wall_s=ended_at - started_at, warmup_s=warmup_s,
+        wall_s=timed.ended_at - timed.started_at, warmup_s=warmup_s,
         probe_s=statistics.fmean(probes) if probes else None,
         pinned_cpus=[w["cpus"] for w in workers] if plan else [],
-        started_at=started_at, ended_at=ended_at, workers=workers, repeat=repeat)
+        started_at=timed.started_at, ended_at=timed.ended_at, workers=workers, repeat=repeat)
+
+
+def _check_pool(slots: int, threads_per_trial: int, model: str) -> None:
+    if slots < 1 or threads_per_trial < 1:
+        raise ValueError(f"slots and threads_per_trial must be >= 1, got {slots} and "
+                         f"{threads_per_trial}")
+    from bench.definitions.hyperparameters import MODEL_HYPERPARAMETERS
+
+    if model not in MODEL_HYPERPARAMETERS:  # every trial would fail: say so before any process
+        raise ValueError(f"unknown model family {model!r}; choose one of "
+                         f"{', '.join(MODEL_HYPERPARAMETERS)}")
+
+
+def _warm_up_pool(executor: Any, barrier: str, slots: int,
+                  plan: list[list[int]]) -> list[dict[str, Any]]:
+    """Every worker warmed up once, in rank order (_warm_up_worker)."""
+    # The first submit starts every worker: a Ctrl-C in the middle of a start would leave a
+    # process the pool does not know of yet, so it waits until they are all known.
+    with _signals_deferred():
+        warm = [executor.submit(_warm_up_worker, barrier, slots, plan) for _ in range(slots)]
+    return sorted(_results(warm), key=lambda w: w["rank"])
+
+
+@dataclass
+class _TimedTrials:
+    """The raw results of the pool's trials, in submission order, and when each arrived."""
+
+    raws: list[dict]
+    arrived: list[float]
+    started_at: float  # the first trial submitted
+    ended_at: float  # the last result in the parent
+
+    def results(self) -> list[TrialResult]:
+        trials = []
+        for raw, arrival in zip(self.raws, self.arrived, strict=True):
+            result = TrialResult.from_dict(raw)
+            result.dispatched_at, result.received_at = self.started_at, arrival
+            # As the Spark runner records them: queued behind the earlier trials, and the way
+            # back.
+            result.phases = {"waiting": result.started_at - self.started_at, **result.phases,
+                             "collect": result.received_at - result.ended_at}
+            trials.append(result)
+        return trials
+
+
+def _run_trials(executor: Any, specs: list[TrialSpec], settings: TaskSettings) -> _TimedTrials:
+    """Submit every trial at once (the pool queues them in order) and wait for all of them."""
+    payloads = [trial_payload(s) for s in specs]
+    received_at: list[float | None] = [None] * len(payloads)
+    started_at = time.time()
+    futures = []
+    for i, payload in enumerate(payloads):
+        future = executor.submit(_floor_trial, payload, settings)
+        # Runs in loky's thread the moment the result is in: the trial's arrival time.
+        future.add_done_callback(functools.partial(_arrived, received_at, i))
+        futures.append(future)
+    raws = _results(futures)
+    # The waiters are woken before the callbacks run: the last one may not have run yet.
+    done_at = time.time()
+    arrived = [done_at if r is None else min(r, done_at) for r in received_at]
+    return _TimedTrials(raws, arrived, started_at, max(arrived, default=started_at))
+
+
+def _arrived(received_at: list[float | None], i: int, _: concurrent.futures.Future) -> None:
+    received_at[i] = time.time()
 
 
 @contextlib.contextmanager

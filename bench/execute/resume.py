@@ -51,7 +51,8 @@ class ResumeState:
 
 @dataclass(frozen=True)
 class RunJob:
-    """What one `bench run` does, new or resumed (``state`` holds what the run already has)."""
+    """What one `bench run` does, new or resumed (``state`` holds what the run already has):
+    handed whole from the command to bench.execute.experiment.run_experiment."""
 
     workload: Workload
     grid: str

@@ -21,7 +21,7 @@ from bench.definitions.workload import TrialSpec
 from bench.errors import UserError
 from bench.execute.attempts import AttemptReferee
 from bench.execute.result_channel import ResultChannel
-from bench.execute.tasks import TaskSettings, run_trial, warm_up
+from bench.execute.tasks import TaskSettings, run_trial, trial_payload, warm_up
 from bench.store.records import LostAttempt, TrialResult, TrialStatus, last_error_line
 
 log = logging.getLogger(__name__)
@@ -137,8 +137,12 @@ def run_job(sc: Any, group: str, description: str, action: Callable[[], list]) -
     return job.result or []
 
 
-def _join(sc: Any, job: _Job) -> None:
+def _join(sc: Any, job: _Job, meanwhile: Callable[[], None] | None = None) -> None:
+    """Wait for ``job`` to end, doing ``meanwhile`` first; any exception on the way (Ctrl-C
+    included) cancels the job's group before it goes on up. The job's own error is raised here."""
     try:
+        if meanwhile is not None:
+            meanwhile()
         while job.is_alive():
             job.join(timeout=0.2)
     except BaseException:
@@ -147,6 +151,59 @@ def _join(sc: Any, job: _Job) -> None:
         raise
     if job.error is not None:
         raise job.error
+
+
+class _Intake:
+    """The driver's side of one grid run: takes each trial's result once, as it arrives, and
+    hears of each attempt as it begins."""
+
+    def __init__(self, on_result: Callable[[TrialResult], None],
+                 on_start: Callable[[dict], None] | None, max_failures_in_a_row: int | None,
+                 clock: Clock) -> None:
+        self.on_result, self.on_start = on_result, on_start
+        self.max_failures_in_a_row, self.clock = max_failures_in_a_row, clock
+        self.received: dict[str, TrialResult] = {}
+        self.starts: list[dict] = []  # every attempt that began, as each task announced it
+        self.streak: list[TrialResult] = []  # broken trials one after another, the latest last
+        self.dispatched_at = clock()
+
+    def listen(self, inbox: queue.Queue, job: _Job, token: str, expected: int) -> None:
+        """Take the channel's messages of this grid run until every trial has a result or the
+        job has ended and nothing is left to read."""
+        while len(self.received) < expected and (job.is_alive() or not inbox.empty()):
+            try:
+                message = inbox.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if message.get("token") != token:  # from an older grid
+                continue
+            if "start" in message:
+                self.starts.append(message["start"])
+                if self.on_start is not None:
+                    self.on_start(message["start"])
+            else:
+                self.accept(message["result"])
+
+    def accept(self, raw: dict) -> None:
+        if raw["trial_id"] in self.received:  # a task Spark re-ran after its result was sent
+            log.info("ignored a second result for %s", raw["trial_id"])
+            return
+        result = TrialResult.from_dict(raw)
+        result.dispatched_at = self.dispatched_at
+        result.received_at = self.clock()
+        result.phases = {
+            "waiting": result.started_at - self.dispatched_at,
+            **result.phases,
+            "collect": result.received_at - result.ended_at,
+        }
+        self.received[result.trial_id] = result
+        self.on_result(result)
+        if result.status in _BROKEN:
+            self.streak.append(result)
+        else:
+            self.streak.clear()
+        if self.max_failures_in_a_row and len(self.streak) >= self.max_failures_in_a_row:
+            raise TooManyFailures(self.streak)
 
 
 def run_grid(
@@ -173,77 +230,35 @@ def run_grid(
     if not specs:  # a resumed grid whose trials all have a result already
         now = clock()
         return GridTiming(now, now, SparkCounts(0, 0, 0), [], [])
-    payloads = [
-        {"trial_id": s.trial_id, "index": s.index, "params": s.params,
-         "is_baseline": s.is_baseline, "replay": replay[s.trial_id] if replay else None}
-        for s in specs
-    ]
+    payloads = [trial_payload(s, replay[s.trial_id] if replay else None) for s in specs]
     task = functools.partial(run_trial, data_bc=data_bc, settings=settings)
-    received: dict[str, TrialResult] = {}
-    starts: list[dict] = []  # every attempt that began, as each task announced it
-    streak: list[TrialResult] = []
-
-    def accept(raw: dict) -> None:
-        if raw["trial_id"] in received:  # a task Spark re-ran after its result was sent
-            log.info("ignored a second result for %s", raw["trial_id"])
-            return
-        result = TrialResult.from_dict(raw)
-        result.dispatched_at = dispatched_at
-        result.received_at = clock()
-        result.phases = {
-            "waiting": result.started_at - dispatched_at,
-            **result.phases,
-            "collect": result.received_at - result.ended_at,
-        }
-        received[result.trial_id] = result
-        on_result(result)
-        if result.status in _BROKEN:
-            streak.append(result)
-        else:
-            streak.clear()
-        if max_failures_in_a_row and len(streak) >= max_failures_in_a_row:
-            raise TooManyFailures(streak)
-
     executors_before = executor_ids(sc)
     referee = AttemptReferee(settings.token, lambda: executor_ids(sc))
     channel.referees[settings.token] = referee.hear
-    inbox = channel.inbox
-    dispatched_at = clock()
+    intake = _Intake(on_result, on_start, max_failures_in_a_row, clock)
     job = _Job(sc, f"bench-{settings.token}", f"bench: {settings.profile} {settings.mode.value}",
                lambda: sc.parallelize(payloads, len(payloads)).map(task).collect())
     job.start()
     try:
-        while len(received) < len(specs) and (job.is_alive() or not inbox.empty()):
-            try:
-                message = inbox.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if message.get("token") != settings.token:  # from an older grid
-                continue
-            if "start" in message:
-                starts.append(message["start"])
-                if on_start is not None:
-                    on_start(message["start"])
-            else:
-                accept(message["result"])
-        job.join()
-    except BaseException:
-        sc.cancelJobGroup(job.group)
-        job.join(timeout=30)
-        raise
+        _join(sc, job, functools.partial(intake.listen, channel.inbox, job, settings.token,
+                                         len(specs)))
     finally:
         channel.referees.pop(settings.token, None)
-    if job.error is not None:
-        raise job.error
     for raw in job.result or []:  # results the channel did not deliver
-        if raw["trial_id"] not in received:
-            accept(raw)
-    executors_after = executor_ids(sc)
+        if raw["trial_id"] not in intake.received:
+            intake.accept(raw)
     return GridTiming(
-        dispatched_at, max(r.received_at for r in received.values()),
-        count_job_group(sc, job.group), lost_attempts(starts, received, referee.crashed),
-        sorted(executors_before - executors_after, key=lambda e: (len(e), e))
-        if executors_before is not None and executors_after is not None else [])
+        intake.dispatched_at, max(r.received_at for r in intake.received.values()),
+        count_job_group(sc, job.group),
+        lost_attempts(intake.starts, intake.received, referee.crashed),
+        _lost_executors(executors_before, executor_ids(sc)))
+
+
+def _lost_executors(before: set[str] | None, after: set[str] | None) -> list[str]:
+    """Executors registered when the grid began and gone at its end, in their id's order."""
+    if before is None or after is None:
+        return []
+    return sorted(before - after, key=lambda e: (len(e), e))
 
 
 def lost_attempts(

@@ -16,6 +16,8 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
+from bench.definitions.recipe import TrialRecipe
+from bench.definitions.workload import TrialSpec
 from bench.execute.attempts import crashed_result_fields, host_oom_kills
 from bench.ml.machine_probe import probe_work
 from bench.store.records import Mode, TrialResult, TrialStatus
@@ -32,14 +34,15 @@ class TaskSettings:
     profile: str
     mode: Mode
     repeat: int
-    model: str
-    epochs: int
-    batch_size: int
-    seed: int
+    recipe: TrialRecipe  # how each trial trains
     channel: tuple[str, int] | None  # where to send each result the moment it is ready
     token: str  # identifies this grid run on the channel
-    timeout_s: float | None = None  # per-trial training limit ([training] timeout_s)
-    slowdown: float = 0.0  # test knob (definitions.knobs): sleep this fraction of compute on top
+
+
+def trial_payload(spec: TrialSpec, replay: dict | None = None) -> dict:
+    """What one trial's task is given: the configuration and, for replay, what it replays."""
+    return {"trial_id": spec.trial_id, "index": spec.index, "params": spec.params,
+            "is_baseline": spec.is_baseline, "replay": replay}
 
 
 def executor_id() -> str:
@@ -50,7 +53,9 @@ def executor_id() -> str:
     return os.path.basename(cwd) if parent.startswith("app-") else f"pid-{os.getpid()}"
 
 
-def _float_data(data_bc: Any) -> Any:
+def float_data(data_bc: Any) -> Any:
+    """The float32 copy of a broadcast dataset, made once per worker (and kept while the
+    broadcast lives)."""
     cached = _FLOAT_DATA.get(data_bc)
     if cached is None:
         _FLOAT_DATA.clear()
@@ -117,7 +122,7 @@ def _run_trial(payload: dict, trial: dict, *, data_bc: Any, settings: TaskSettin
         return _report(payload, trial, crashed_result_fields(answer), started=started,
                        phases=phases, cold=False, settings=settings)
     t = time.perf_counter()
-    data = _float_data(data_bc)
+    data = float_data(data_bc)
     phases["fetch"] = time.perf_counter() - t
     replay = payload.get("replay")
     if replay is not None:
@@ -135,13 +140,14 @@ def _run_trial(payload: dict, trial: dict, *, data_bc: Any, settings: TaskSettin
         freeze_imports()
     # The machine's speed now, before the trial's own work (and before the test knob's sleep).
     phases["probe"] = probe_work()
+    recipe = settings.recipe
     outcome = train_and_evaluate(
-        data, settings.model, payload["params"], epochs=settings.epochs,
-        batch_size=settings.batch_size, seed=settings.seed, timeout_s=settings.timeout_s,
+        data, recipe.model, payload["params"], epochs=recipe.epochs,
+        batch_size=recipe.batch_size, seed=recipe.seed, timeout_s=recipe.timeout_s,
     )
     phases.update(outcome.phases)
-    if settings.slowdown:  # the gate's test knob: a trial that became slower
-        extra = settings.slowdown * sum(outcome.phases.values())
+    if recipe.slowdown:  # the gate's test knob: a trial that became slower
+        extra = recipe.slowdown * sum(outcome.phases.values())
         time.sleep(extra)
         phases["train"] = phases.get("train", 0.0) + extra
     metrics = {
@@ -184,7 +190,7 @@ def warm_up(partition: Any, *, tensorflow: bool, data_bc: Any = None) -> list[di
     fetch_s = None
     if data_bc is not None:
         f = time.perf_counter()
-        _float_data(data_bc)
+        float_data(data_bc)
         fetch_s = time.perf_counter() - f
     return [{
         "executor_id": executor_id(), "pid": os.getpid(), "seconds": time.perf_counter() - t,

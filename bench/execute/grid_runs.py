@@ -1,0 +1,209 @@
+"""The grid runs of one profile and mode on its running cluster: the row's repeats, and the extra
+runs beside them (the order check, weak scaling), each written to the run directory."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import statistics
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from tqdm import tqdm
+
+from bench.definitions.profile import ClusterProfile
+from bench.definitions.recipe import TrialRecipe
+from bench.definitions.workload import TrialSpec
+from bench.execute.plan import PlannedProfile
+from bench.execute.result_channel import ResultChannel
+from bench.execute.resume import RunJob
+from bench.execute.runner import run_grid, warm_up_workers
+from bench.execute.tasks import TaskSettings
+from bench.execute.trial_order import ordered
+from bench.store.records import REPLAYED_PHASES, Mode, Order, ProfileRun, TrialResult
+from bench.store.rundir import RunDirectory
+
+log = logging.getLogger(__name__)
+
+
+class Purpose(enum.Enum):
+    """What a grid run on a profile is for."""
+
+    ROW = "row"  # one of the row's repeats
+    ORDER_CHECK = "order check"  # replay only: once more in the other order
+    WEAK_SCALING = "weak scaling"  # the grid's first k x nodes trials, once
+
+    @property
+    def is_repeat(self) -> bool:
+        """One of the row's repeats: its trials are the row's, and a resume finishes it."""
+        return self is Purpose.ROW
+
+    @property
+    def records_trials(self) -> bool:
+        """Its trials go to trials.jsonl; an extra run's only time the runner (its
+        profiles.jsonl line says which trials ran)."""
+        return self is Purpose.ROW
+
+
+@dataclass(frozen=True)
+class GridRun:
+    """One grid run to make: what for, its repeat number, and its trials in dispatch order."""
+
+    purpose: Purpose
+    repeat: int  # extra runs are numbered after the row's repeats
+    order: Order
+    specs: list[TrialSpec]  # the trials to dispatch, in order
+    earlier: list[TrialResult]  # recorded before a resume (a row's only)
+
+    def label(self, profile: str, mode: Mode, repeats: int) -> str:
+        label = f"{profile} {mode.value}"
+        if self.purpose is Purpose.ORDER_CHECK:
+            return label + f" ({self.order.replace('_', ' ')}, order check)"
+        if self.purpose is Purpose.WEAK_SCALING:
+            return label + f" ({self.purpose.value}, {len(self.specs)} trials)"
+        return label + (f" {self.repeat + 1}/{repeats}" if repeats > 1 else "")
+
+
+def other_order(order: Order) -> Order:
+    return "grid" if order != "grid" else "longest_first"
+
+
+def plan_grid_runs(job: RunJob, profile: ClusterProfile, mode: Mode, repeats: list[int],
+                   expected_s: dict[str, float]) -> list[GridRun]:
+    """The row's ``repeats`` still to run, then the extra runs: the order check on a replayed
+    profile, and weak scaling on a multi-node one whose k x nodes trials the grid has."""
+    runs = []
+    for repeat in repeats:
+        key = (profile.name, mode, repeat)
+        runs.append(GridRun(Purpose.ROW, repeat, job.order,
+                            ordered(job.state.remaining(key, job.specs), job.order, expected_s),
+                            job.state.results(key)))
+    if mode is Mode.REPLAY:  # the order comparison
+        order = other_order(job.order)
+        runs.append(GridRun(Purpose.ORDER_CHECK, job.repeats, order,
+                            ordered(job.specs, order, expected_s), []))
+    weak = job.specs[:job.trials_per_node * profile.nodes]
+    if profile.nodes > 1 and job.trials_per_node and \
+            len(weak) == job.trials_per_node * profile.nodes:
+        runs.append(GridRun(Purpose.WEAK_SCALING, job.repeats + 1, job.order,
+                            ordered(weak, job.order, expected_s), []))
+    return runs
+
+
+def replay_payloads(reference: list[TrialResult]) -> dict[str, dict]:
+    """For each trial, what a surrogate replays: the phases measured on 1 node that it sleeps for
+    (REPLAYED_PHASES, mean over repeats) and the metrics of the first repeat."""
+    by_trial: dict[str, list[TrialResult]] = defaultdict(list)
+    for r in sorted(reference, key=lambda r: r.repeat):
+        by_trial[r.trial_id].append(r)
+    payloads = {}
+    for trial_id, results in by_trial.items():
+        phases = {
+            name: statistics.fmean(r.phases.get(name, 0.0) for r in results)
+            for name in REPLAYED_PHASES
+        }
+        first = results[0]
+        payloads[trial_id] = {
+            "phases": phases,
+            "metrics": {"status": first.status.value, "error": first.error,
+                        "val_error": first.val_error, "test_error": first.test_error,
+                        "final_loss": first.final_loss},
+        }
+    return payloads
+
+
+def profile_row(shape: ClusterProfile, **fields: Any) -> ProfileRun:
+    """A profiles.jsonl line with the nodes, cores per node and slots of ``shape``."""
+    return ProfileRun(nodes=shape.nodes, cores=shape.cores, slots=shape.slots, **fields)
+
+
+def mean_probe(results: list[TrialResult]) -> float | None:
+    """A measured grid run's machine speed: the mean probe of its trials (bench.ml.machine_probe).
+    A replayed trial only sleeps for its reference's probe."""
+    probes = [r.phases["probe"] for r in results if "probe" in r.phases]
+    return statistics.fmean(probes) if probes else None
+
+
+@dataclass(frozen=True)
+class Warm:
+    """A mode's warm-up on every slot, before any clock starts."""
+
+    seconds: float
+    data_fetch_s: float | None  # the slowest slot's read of the broadcast dataset
+
+
+@dataclass
+class ProfileSession:
+    """One profile's running cluster: what each of its grid runs needs."""
+
+    job: RunJob
+    recipe: TrialRecipe
+    pp: PlannedProfile
+    run_dir: RunDirectory
+    sc: Any
+    channel: ResultChannel
+    data_bc: Any
+    startup_s: float  # the cluster's start until every executor registered
+
+    def warm_up(self, mode: Mode) -> Warm:
+        """Warm every slot for ``mode``: TensorFlow where trials train, the dataset everywhere."""
+        profile = self.pp.profile
+        seconds, workers = warm_up_workers(self.sc, profile.slots,
+                                           tensorflow=mode is Mode.MEASURED,
+                                           data_bc=self.data_bc)
+        fetches = [w["fetch_s"] for w in workers if w.get("fetch_s") is not None]
+        log.info("%s %s: warm-up %.1f s on %d slots", profile.name, mode.value, seconds,
+                 len(workers))
+        return Warm(seconds, max(fetches) if fetches else None)
+
+    def run(self, mode: Mode, run: GridRun, warm: Warm,
+            replay: dict[str, dict] | None) -> list[TrialResult]:
+        """Make one grid run and write its profiles.jsonl line; its trials, earlier ones first."""
+        profile = self.pp.profile
+        settings = TaskSettings(profile=profile.name, mode=mode, repeat=run.repeat,
+                                recipe=self.recipe, channel=self.channel.address,
+                                token=uuid.uuid4().hex)
+        label = run.label(profile.name, mode, self.job.repeats)
+        with tqdm(total=len(run.earlier) + len(run.specs), initial=len(run.earlier),
+                  desc=label, unit="trial", leave=True, disable=None) as bar:
+            arrivals = _Arrivals(self.run_dir if run.purpose.records_trials else None, bar)
+            started_at = time.time()
+            timing = run_grid(self.sc, run.specs, data_bc=self.data_bc, settings=settings,
+                              channel=self.channel, on_result=arrivals.take, replay=replay,
+                              max_failures_in_a_row=(
+                                  self.job.workload.training.max_failures_in_a_row))
+        trials = run.earlier + arrivals.results
+        self.run_dir.append_profile_run(profile_row(
+            profile, profile=profile.name, mode=mode, repeat=run.repeat, trials=len(run.specs),
+            wall_s=timing.wall_s, startup_s=self.startup_s, warmup_s=warm.seconds,
+            oversubscribed=self.pp.oversubscribed and mode is Mode.MEASURED,
+            started_at=started_at, ended_at=time.time(),
+            spark_jobs=timing.spark.jobs, spark_tasks=timing.spark.tasks,
+            task_failures=timing.spark.task_failures, lost_attempts=timing.lost,
+            lost_executors=timing.lost_executors, resumed_trials=len(run.earlier),
+            probe_s=mean_probe(trials) if mode is Mode.MEASURED else None,
+            order=run.order, order_check=run.purpose is Purpose.ORDER_CHECK,
+            weak_trial_ids=([s.trial_id for s in run.specs]
+                            if run.purpose is Purpose.WEAK_SCALING else []),
+            data_fetch_s=warm.data_fetch_s,
+        ))
+        log.info("%s: %d trials in %.2f s", label, len(arrivals.results), timing.wall_s)
+        return trials
+
+
+class _Arrivals:
+    """Each trial's result as it arrives: kept, written to trials.jsonl when ``run_dir`` is
+    given (the grid run records its trials), and counted on the progress bar."""
+
+    def __init__(self, run_dir: RunDirectory | None, bar: tqdm) -> None:
+        self.run_dir, self.bar = run_dir, bar
+        self.results: list[TrialResult] = []
+
+    def take(self, result: TrialResult) -> None:
+        if self.run_dir is not None:
+            self.run_dir.append_trial(result)
+        self.results.append(result)
+        self.bar.update()
