@@ -137,17 +137,8 @@ def train_and_evaluate(
                                        *([limit] if limit else [])])
         phases["train"] = clock() - t
         losses = history.history.get("loss", [])
-        bad = next((i for i, loss in enumerate(losses) if not math.isfinite(loss)), None)
-        if limit is not None and limit.hit_in_epoch is not None and bad is None:
-            outcome = TrainOutcome(
-                TrialStatus.TIMEOUT, phases=phases,
-                error=f"stopped in epoch {limit.hit_in_epoch} of {epochs}: over the workload's "
-                      f"per-trial timeout of {timeout_s:g} s ([training] timeout_s)")
-        elif bad is not None or len(losses) < epochs:
-            epoch = (bad if bad is not None else len(losses)) + 1
-            outcome = TrainOutcome(TrialStatus.DIVERGED, phases=phases,
-                                   error=f"the training loss became non-finite in epoch {epoch}")
-        else:
+        outcome = _stopped_early(losses, limit, epochs, timeout_s, phases)
+        if outcome is None:
             t = clock()
             val_error = error_rate(model, data.x_val, data.y_val, batch_size)
             test_error = error_rate(model, data.x_test, data.y_test, batch_size)
@@ -166,6 +157,23 @@ def train_and_evaluate(
     gc.collect()
     phases["cleanup"] = clock() - t
     return outcome
+
+
+def _stopped_early(losses: list[float], limit: Any, epochs: int, timeout_s: float | None,
+                   phases: dict[str, float]) -> TrainOutcome | None:
+    """The outcome of a training that did not run every epoch to a finite loss: over its time
+    limit (TIMEOUT) or diverged (DIVERGED). None when it ran every epoch."""
+    bad = next((i for i, loss in enumerate(losses) if not math.isfinite(loss)), None)
+    if limit is not None and limit.hit_in_epoch is not None and bad is None:
+        return TrainOutcome(
+            TrialStatus.TIMEOUT, phases=phases,
+            error=f"stopped in epoch {limit.hit_in_epoch} of {epochs}: over the workload's "
+                  f"per-trial timeout of {timeout_s:g} s ([training] timeout_s)")
+    if bad is not None or len(losses) < epochs:
+        epoch = (bad if bad is not None else len(losses)) + 1
+        return TrainOutcome(TrialStatus.DIVERGED, phases=phases,
+                            error=f"the training loss became non-finite in epoch {epoch}")
+    return None
 
 
 @dataclass
