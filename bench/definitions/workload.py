@@ -203,7 +203,7 @@ def _read_grid(table: Table, hyper: dict) -> dict[str, list[Any]]:
 def _plain_name(value: str) -> Invalid | None:
     if _NAME.match(value):
         return None
-    return Invalid(f"must be a plain name (it names run folders and baselines), got {value!r}",
+    return Invalid(f"must be a plain name (it names run folders and references), got {value!r}",
                    "use letters, digits, '.', '_' and '-', e.g. name = \"digits-mlp\"")
 
 
