@@ -14,7 +14,7 @@ Two of them, in docs/method.md's terms (speedup S(N) = T(1) / T(N), every figure
   ``fit_usl`` therefore flags a fit on fewer than ``MIN_NODE_COUNTS`` distinct node counts (1
   always counted, see ``counted_node_counts``) as under-determined, and such a fit predicts
   nothing (``UslFit.predict`` raises). The law knows nothing of a grid's granularity: G trials
-  on N slots cannot beat G / ceil(G / N) (``figures.bound_speedup``), and on a small grid the
+  on N slots cannot beat G / ceil(G / N) (``formulas.bound_speedup``), and on a small grid the
   fit reads that staircase as contention and coherency. Read sigma and kappa beside the bound
   before reading them as the cluster's.
 

@@ -99,8 +99,8 @@ def time_to_best(trials: Sequence[TrialResult], target_trial_id: str | None = No
 
 def curves(trials: Iterable[TrialResult], repeat: int = 0) -> dict[str, list[QualityPoint]]:
     """``best_so_far`` of every profile and mode in ``trials`` for one ``repeat``, keyed
-    "<profile> (<mode>)" (what ``bench.report.plots.time_to_quality`` labels its lines with), in the
-    order first seen."""
+    "<profile> (<mode>)" (what ``bench.report.pictures.accuracy.time_to_quality`` labels its
+    lines with), in the order first seen."""
     runs: dict[str, list[TrialResult]] = defaultdict(list)
     for t in trials:
         if t.repeat == repeat:

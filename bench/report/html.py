@@ -19,7 +19,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from bench.analyse.scaling_model import Waterfall
-from bench.analyse.summary import RunSummary
+from bench.analyse.summary import Accuracy, RunSummary
 from bench.report import sentences, tables
 from bench.report.formats import DASH
 from bench.report.pictures import accuracy, drawing, scaling, timeline
@@ -206,8 +206,36 @@ def _figure(picture: Picture) -> str:
 def to_html(summary: RunSummary, pictures: Sequence[Picture]) -> str:
     """The whole report as one HTML document."""
     by_name = {p.name: p for p in pictures}
-    modes = [r.mode for r in summary.rows]
+    out = _head(summary)
+    out += [_figure(by_name[n]) for n in ("wall_time", "speedup", "karp_flatt")
+            if n in by_name]
+    if summary.model:
+        out += ["<h2>Model</h2>", f"<p>{_e(sentences.model_intro(summary))}</p>",
+                _table(*tables.model_table(summary)),
+                "<ul>" + "".join(f"<li>{_e(line)}</li>" for line in sentences.model_lines(summary))
+                + "</ul>"]
+    out += [_figure(p) for p in pictures if p.name.startswith("waterfall")]
+    if summary.accuracy is not None:
+        out += _accuracy_section(summary.accuracy, by_name)
+    out += _extra_sections(summary)
+    timelines = [p for p in pictures if p.name.startswith("timeline")]
+    if timelines:
+        out += ["<h2>Timelines</h2>", *(_figure(p) for p in timelines)]
+    out += ["<h2>Phases (mean seconds per trial)</h2>",
+            _table(["profile", "mode", *tables.phase_names(summary)],
+                   tables.phase_rows(summary), [r.mode for r in summary.rows])]
+    if summary.notes:
+        out += ["<h2>Notes</h2>",
+                "<ul>" + "".join(f'<li class="note">{_e(n)}</li>' for n in summary.notes)
+                + "</ul>"]
+    out += ["<h2>Environment</h2>",
+            _table(["", ""], sorted((k, str(v)) for k, v in summary.environment.items())),
+            "</body></html>", ""]
+    return "\n".join(out)
 
+
+def _head(summary: RunSummary) -> list[str]:
+    """The page's head, title, main table and the lines under it."""
     title = f"{summary.workload}: grid '{summary.grid}'"
     out = [
         "<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
@@ -218,32 +246,30 @@ def to_html(summary: RunSummary, pictures: Sequence[Picture]) -> str:
         "where its figures come from: <b>measured</b> (real trials), <b>replay</b> (the real "
         "cluster of that size running surrogate trials that sleep for the 1-node durations), "
         "<b>model</b> (a simulation from measured durations and overheads).</p>",
-        _table(tables.HEADERS, tables.table_rows(summary), modes),
+        _table(tables.HEADERS, tables.table_rows(summary), [r.mode for r in summary.rows]),
     ]
     if lines := sentences.comparisons(summary):
         out.append("<ul>" + "".join(f"<li>{_e(line)}</li>" for line in lines) + "</ul>")
     for line in filter(None, (sentences.replay_errors(summary), sentences.machine_speed(summary))):
         out.append(f"<p>{_e(line[0].upper() + line[1:])}</p>")
-    out += [_figure(by_name[n]) for n in ("wall_time", "speedup", "karp_flatt")
-            if n in by_name]
-    if summary.model:
-        out += ["<h2>Model</h2>", f"<p>{_e(sentences.model_intro(summary))}</p>",
-                _table(*tables.model_table(summary)),
-                "<ul>" + "".join(f"<li>{_e(line)}</li>" for line in sentences.model_lines(summary))
-                + "</ul>"]
-    out += [_figure(p) for p in pictures if p.name.startswith("waterfall")]
-    if (acc := summary.accuracy) is not None:
-        out += ["<h2>Accuracy</h2>",
-                "<p>The best configuration is chosen on the validation split; test errors are on "
-                f"the test split (trials of <code>{_e(acc.source)}</code>).</p>",
-                _table(tables.ACCURACY_HEADERS, tables.accuracy_rows(acc))]
-        if acc.mismatches:
-            out += ["<h3>Metric mismatches</h3>",
-                    _table(tables.MISMATCH_HEADERS, tables.mismatch_rows(acc))]
-        if "test_error" in by_name:
-            out.append(_figure(by_name["test_error"]))
-        if "time_to_quality" in by_name:
-            out.append(_figure(by_name["time_to_quality"]))
+    return out
+
+
+def _accuracy_section(acc: Accuracy, by_name: dict[str, Picture]) -> list[str]:
+    out = ["<h2>Accuracy</h2>",
+           "<p>The best configuration is chosen on the validation split; test errors are on "
+           f"the test split (trials of <code>{_e(acc.source)}</code>).</p>",
+           _table(tables.ACCURACY_HEADERS, tables.accuracy_rows(acc))]
+    if acc.mismatches:
+        out += ["<h3>Metric mismatches</h3>",
+                _table(tables.MISMATCH_HEADERS, tables.mismatch_rows(acc))]
+    out += [_figure(by_name[n]) for n in ("test_error", "time_to_quality") if n in by_name]
+    return out
+
+
+def _extra_sections(summary: RunSummary) -> list[str]:
+    """Deployment, weak scaling and where the time goes, each when the run has it."""
+    out = []
     if summary.deployments:
         headers, rows = tables.deployment_table(summary)
         out += ["<h2>Deployment</h2>", f"<p>{_e(sentences.DEPLOYMENT_INTRO)}</p>",
@@ -254,21 +280,9 @@ def to_html(summary: RunSummary, pictures: Sequence[Picture]) -> str:
                        [w.mode for w in summary.weak_runs])]
     if any(r.slot_seconds for r in summary.rows):
         out += ["<h2>Where the time goes</h2>", f"<p>{_e(sentences.BREAKDOWN_INTRO)}</p>",
-                _table(tables.BREAKDOWN_HEADERS, tables.breakdown_rows(summary), modes)]
-    timelines = [p for p in pictures if p.name.startswith("timeline")]
-    if timelines:
-        out += ["<h2>Timelines</h2>", *(_figure(p) for p in timelines)]
-    out += ["<h2>Phases (mean seconds per trial)</h2>",
-            _table(["profile", "mode", *tables.phase_names(summary)],
-                   tables.phase_rows(summary), modes)]
-    if summary.notes:
-        out += ["<h2>Notes</h2>",
-                "<ul>" + "".join(f'<li class="note">{_e(n)}</li>' for n in summary.notes)
-                + "</ul>"]
-    out += ["<h2>Environment</h2>",
-            _table(["", ""], sorted((k, str(v)) for k, v in summary.environment.items())),
-            "</body></html>", ""]
-    return "\n".join(out)
+                _table(tables.BREAKDOWN_HEADERS, tables.breakdown_rows(summary),
+                       [r.mode for r in summary.rows])]
+    return out
 
 
 def write_html_report(run_path: Path, summary: RunSummary,
