@@ -1,14 +1,21 @@
-"""Shared fixtures: tiny workloads written to tmp_path, and a check that no Spark process leaks."""
+"""Shared fixtures: tiny workloads written to tmp_path, a check that no Spark process leaks, and
+the one 2-node standalone cluster of the session that tests needing only a cluster share."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
 import pytest
+
+if TYPE_CHECKING:
+    from bench.cluster import LocalStandaloneCluster
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,21 +45,57 @@ def bench_temp_dirs() -> set[str]:
     return {p.name for p in Path(tempfile.gettempdir()).glob("bench-*")}
 
 
-@pytest.fixture
-def no_leaks() -> Iterator[None]:
-    """Fails the test if it leaves a Spark process or a bench temp folder behind."""
-    before, temp_before = spark_processes(), bench_temp_dirs()
-    yield
+# The shared cluster's own processes and temp folder: they outlive every test by design.
+_SHARED: dict[str, set] = {"pids": set(), "temp": set()}
+LEAK_PATIENCE_S = 20.0  # a worker kills a stopped application's executor a moment later
+
+
+def _leaked(before: set[int]) -> list[str]:
     leaked = []
-    for pid in spark_processes() - before:
+    for pid in spark_processes() - before - _SHARED["pids"]:
         try:
             proc = psutil.Process(pid)
             if proc.status() != psutil.STATUS_ZOMBIE:
                 leaked.append(f"{pid} (parent {proc.ppid()}): {' '.join(proc.cmdline())[-160:]}")
         except psutil.Error:
             pass
+    return leaked
+
+
+@pytest.fixture
+def no_leaks() -> Iterator[None]:
+    """Fails the test if it leaves a Spark process or a bench temp folder behind (the shared
+    cluster's master and workers apart; an application's executors on it must go)."""
+    before, temp_before = spark_processes(), bench_temp_dirs()
+    yield
+    deadline = time.monotonic() + LEAK_PATIENCE_S
+    while (leaked := _leaked(before)) and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert not leaked, f"processes left running: {leaked}"
-    assert bench_temp_dirs() - temp_before == set(), "temp folders left behind"
+    assert bench_temp_dirs() - temp_before - _SHARED["temp"] == set(), \
+        "temp folders left behind"
+
+
+@pytest.fixture(scope="session")
+def shared_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStandaloneCluster]:
+    """One 2-node standalone cluster (a master and two worker processes, bench's own
+    LocalStandaloneCluster), started once for the session: every test that only needs a cluster
+    opens its own application (SparkContext) on it and stops it. Stopped at the session's end,
+    on error and on Ctrl-C (pytest tears fixtures down), and at exit otherwise; only its own
+    processes, by pid. Tests about starting, stopping or losing clusters start their own."""
+    from bench.cluster import LocalStandaloneCluster, load_profile
+
+    cluster = LocalStandaloneCluster(load_profile("2-node"),
+                                     tmp_path_factory.mktemp("shared-cluster-logs"))
+    atexit.register(cluster.stop)  # safe twice; covers an exit that skips the teardown
+    try:
+        cluster.start()
+        _SHARED["pids"] = set(cluster.pids())
+        _SHARED["temp"] = {cluster.work_dir.name} if cluster.work_dir else set()
+        yield cluster
+    finally:
+        cluster.stop()
+        _SHARED["pids"], _SHARED["temp"] = set(), set()
 
 
 TINY_WORKLOAD = """

@@ -1,4 +1,5 @@
-"""Every kind of malformed input, through the real command line (`python -m bench ...`).
+"""Every kind of malformed input, through the real command line (bench.cli.main, and for a
+few `python -m bench ...`).
 
 Each must exit with code 2, say what is wrong, where (file, table, key or option) and how to fix
 it (the `fix:` line), print no traceback, and leave nothing half-written: no run directory in
@@ -11,12 +12,12 @@ import json
 import os
 import socket
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
+from commandline import bench, bench_main
 from conftest import write_workload
 from made_runs import write_run
 
@@ -296,9 +297,9 @@ def tree(folder: Path) -> dict[str, bytes | None]:
             for p in sorted(folder.rglob("*"))}
 
 
-@pytest.mark.parametrize("build", TABLE)
-def test_bad_input_exits_2_saying_what_where_and_how_to_fix(tmp_path, build):
-    case = build(tmp_path)
+def run_case(tmp_path: Path, case: Case, monkeypatch: pytest.MonkeyPatch,
+             in_process: bool) -> subprocess.CompletedProcess:
+    """The case's command from ``tmp_path``, with its environment; in this process or its own."""
     out = case.out or tmp_path / "runs"
     args = case.args + (["--out", str(out)] if case.args[0] == "run" and not case.out else [])
     env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this worktree's bench, run from tmp_path
@@ -307,13 +308,37 @@ def test_bad_input_exits_2_saying_what_where_and_how_to_fix(tmp_path, build):
             env.pop(key, None)
         else:
             env[key] = value
-    before, out_before = tree(tmp_path), entries(out)
     try:
-        done = subprocess.run([sys.executable, "-m", "bench", *args], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=120)
+        if not in_process:
+            return bench(*args, cwd=tmp_path, env=env, timeout=120)
+        monkeypatch.chdir(tmp_path)
+        for key, value in case.env.items():
+            if value is None:
+                monkeypatch.delenv(key, raising=False)
+            else:
+                monkeypatch.setenv(key, value)
+        return bench_main(*args)
     finally:
         if case.hold is not None:
             case.hold.close()
+
+
+# Every case in this process through bench.cli.main (no Python start-up per case), and a few
+# through `python -m bench` too: exit codes as a shell sees them, for an argparse error, a
+# definition error, a run directory's error and an environment error.
+BY_SUBPROCESS = ("repeats-0", "unknown-workload-name", "report-damaged-run-json", "no-java")
+CASES = [pytest.param(p.values[0], True, id=p.id, marks=p.marks) for p in TABLE] + [
+    pytest.param(p.values[0], False, id=f"{p.id}-subprocess", marks=p.marks)
+    for p in TABLE if p.id in BY_SUBPROCESS]
+
+
+@pytest.mark.parametrize("build,in_process", CASES)
+def test_bad_input_exits_2_saying_what_where_and_how_to_fix(tmp_path, build, in_process,
+                                                             monkeypatch):
+    case = build(tmp_path)
+    out = case.out or tmp_path / "runs"
+    before, out_before = tree(tmp_path), entries(out)
+    done = run_case(tmp_path, case, monkeypatch, in_process)
     message = done.stderr
     assert done.returncode == 2, done.stdout + message
     assert "Traceback" not in message and "Traceback" not in done.stdout, message

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from commandline import bench_main
 from made_runs import write_run
 
 from bench.analyse.summary_json import SUMMARY_VERSION
@@ -24,8 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def bench(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    """In this process: the commands' exit codes and output, without a Python start-up each
+    (tests/test_bad_input.py checks exit codes through `python -m bench` too)."""
+    return bench_main(*args)
 
 
 def assert_user_error(proc: subprocess.CompletedProcess, *phrases: str) -> None:

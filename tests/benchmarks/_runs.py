@@ -1,21 +1,21 @@
-"""Helpers of the benchmarks: whole `bench` commands in their own processes, as a user runs them."""
+"""Helpers of the benchmarks: whole `bench` commands in their own processes, as a user runs them
+(tests/commandline.py's `bench`), with the test knobs each benchmark asks for and no others."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-KNOBS = ("BENCH_TEST_SLOWDOWN", "BENCH_TEST_SEED_OFFSET")
+import commandline
+from commandline import ROOT
+
+__all__ = ["ROOT", "bench", "run_grid", "summary"]
 
 
 def bench(*args: str, knobs: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in KNOBS} | (knobs or {})
-    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True)
+    # whole grids: no time limit; knobs of this process's environment never leak in
+    return commandline.bench(*args, knobs=knobs or {}, timeout=None)
 
 
 def run_grid(out: Path, *run_args: str, knobs: dict[str, str] | None = None) -> Path:

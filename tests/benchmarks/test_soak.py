@@ -17,6 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 from conftest import bench_temp_dirs, spark_processes
+from spark_helpers import kill_tree
 
 from bench.cluster.leftovers import running_process
 
@@ -47,10 +48,7 @@ def _kill_a_worker(driver_pid: int) -> int:
     procs = _cluster_processes(driver_pid) or []
     workers = [p for p in procs if "deploy.worker.Worker" in " ".join(p.cmdline())]
     victim = workers[-1]
-    family = [victim, *victim.children(recursive=True)]
-    for p in family:
-        p.kill()
-    psutil.wait_procs(family, timeout=30)
+    kill_tree(victim)
     return victim.pid
 
 
@@ -76,9 +74,14 @@ def _one_run(out: Path) -> dict:
     time.sleep(1)  # let the last processes of the stopped cluster be reaped
     run_dir = (out / "latest").resolve()
     lines = [json.loads(x) for x in (run_dir / "trials.jsonl").read_text().splitlines()]
-    seen = Counter(x["trial_id"] for x in lines)
-    expected = json.loads((run_dir / "run.json").read_text())["workload"]["trials"]
-    profile = summary(run_dir)["profiles"][0]
+    # A trial is recorded once per row: profile, mode and repeat. The process-pool floor after
+    # the measured 2-node profile records the same trial ids again, as its own row.
+    seen = Counter((x["profile"], x["mode"], x["repeat"], x["trial_id"]) for x in lines)
+    meta = json.loads((run_dir / "run.json").read_text())
+    profiles = summary(run_dir)["profiles"]
+    rows = {(p["name"], p["mode"]) for p in profiles}
+    expected = meta["workload"]["trials"] * len(rows) * meta["options"]["repeats"]
+    profile = next(p for p in profiles if (p["name"], p["mode"]) == ("2-node", "measured"))
     return {
         "exit_code": proc.returncode, "worker_killed": killed is not None,
         "trials_expected": expected, "trials_recorded": len(seen),
