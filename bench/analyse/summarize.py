@@ -19,6 +19,7 @@ from bench.analyse import (
     time_to_quality,
 )
 from bench.analyse.accuracy import accuracy, trial_metrics
+from bench.analyse.deployment import deployment_rows
 from bench.analyse.extra_runs import MODE_ORDER
 from bench.analyse.summary import Row, RunSummary
 from bench.analyse.time_to_quality import QualityPoint
@@ -91,7 +92,8 @@ def summarize_run(
             summary, [pr for pr in profile_runs if pr.weak_trial_ids]),
         floor_comparisons=run_scaling.floor_comparisons(summary),
         usl_fit=run_scaling.usl_fit(summary),
-        quality_curves=_quality_curves(trials, {(r.name, r.mode) for r in rows}))
+        quality_curves=_quality_curves(trials, {(r.name, r.mode) for r in rows}),
+        deployment_rows=deployment_rows(summary.deployments, summary.reference))
 
 
 def _rows(expected_trials: int, reference: RowKey | None,

@@ -107,6 +107,24 @@ class FloorComparison:
 
 
 @dataclass(frozen=True)
+class DeploymentRow:
+    """The deployment step on one profile and mode, over its repeats."""
+
+    profile: str
+    mode: Mode
+    nodes: tuple[int, ...]  # distinct values over the repeats, ascending
+    rows: tuple[int, ...]
+    partitions: tuple[int, ...]
+    wall_s: float  # mean
+    wall_sd_s: float | None  # None with one repeat
+    rows_per_s: float  # mean
+    speedup: float | None  # rows/s over the reference's; None without a measured reference
+    # Every repeat's predictions the reference's; None for replay rows (theirs are the
+    # reference's by construction) and without a measured reference.
+    predictions_identical: bool | None
+
+
+@dataclass(frozen=True)
 class Mismatch:
     trial_id: str
     profile: str
@@ -156,6 +174,7 @@ class RunSummary:
     order_checks: list[OrderCheck] = field(default_factory=list)
     weak_runs: list[WeakRun] = field(default_factory=list)
     deployments: list[DeploymentRun] = field(default_factory=list)  # the deployment step
+    deployment_rows: list[DeploymentRow] = field(default_factory=list)  # its table
     floor_comparisons: list[FloorComparison] = field(default_factory=list)
     # Gunther's USL on the Spark rows' speedups (bench.analyse.run_scaling.usl_fit); None
     # without speedups.

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import statistics
-from typing import Any
-
+from bench.analyse import deployment
+from bench.analyse.summary import DeploymentRow
 from bench.report.formats import DASH
 from bench.store.records import DeploymentRun, Mode
 
@@ -12,43 +11,29 @@ DEPLOYMENT_HEADERS = ["profile", "mode", "nodes", "rows", "partitions", "wall (m
                       "rows/s", "speedup", "predictions identical"]
 
 
+def deployment_cells(rows: list[DeploymentRow]) -> tuple[list[str], list[list[str]]]:
+    """The deployment table (bench.analyse.deployment): one row per profile and mode."""
+    return list(DEPLOYMENT_HEADERS), [[
+        r.profile, r.mode.value, _span(r.nodes), _span(r.rows), _span(r.partitions),
+        f"{r.wall_s:.2f}" + (f" ± {r.wall_sd_s:.2f}" if r.wall_sd_s is not None else ""),
+        f"{r.rows_per_s:.0f}", DASH if r.speedup is None else f"{r.speedup:.2f}",
+        _identical(r)] for r in rows]
+
+
 def deployment_rows(
     runs: list[DeploymentRun], reference: str | None,
 ) -> tuple[list[str], list[list[str]]]:
-    """The deployment table: one row per profile and mode, in the order the runs came.
-
-    Speedup is rows/s (mean over repeats) over the ``reference`` profile's measured rows/s; the
-    last column compares each measured row's predictions with the reference's ("replayed" for
-    replay rows, whose predictions are the reference's by construction)."""
-    groups: dict[tuple[str, Mode], list[DeploymentRun]] = {}
-    for r in runs:
-        groups.setdefault((r.profile, r.mode), []).append(r)
-    base = groups.get((reference, Mode.MEASURED), []) if reference is not None else []
-    base_rate = statistics.fmean(r.rows_per_s for r in base) if base else None
-    base_digests = {r.predictions_digest for r in base}
-    rows = []
-    for (profile, mode), group in groups.items():
-        walls = [r.wall_s for r in group]
-        sd = f" ± {statistics.stdev(walls):.2f}" if len(walls) > 1 else ""
-        rate = statistics.fmean(r.rows_per_s for r in group)
-        rows.append([
-            profile, mode.value, _span(r.nodes for r in group), _span(r.rows for r in group),
-            _span(r.partitions for r in group), f"{statistics.fmean(walls):.2f}{sd}",
-            f"{rate:.0f}", DASH if base_rate is None else f"{rate / base_rate:.2f}",
-            _identical(group, base_digests),
-        ])
-    return list(DEPLOYMENT_HEADERS), rows
+    """The deployment table of ``runs`` read against the ``reference`` profile."""
+    return deployment_cells(deployment.deployment_rows(runs, reference))
 
 
-def _span(values: Any) -> str:
-    distinct = sorted(set(values))
+def _span(distinct: tuple[int, ...]) -> str:
     return str(distinct[0]) if len(distinct) == 1 else f"{distinct[0]} … {distinct[-1]}"
 
 
-def _identical(group: list[DeploymentRun], base_digests: set[str]) -> str:
-    if group[0].mode is Mode.REPLAY:
+def _identical(row: DeploymentRow) -> str:
+    if row.mode is Mode.REPLAY:
         return "replayed"
-    if not base_digests:  # no measured reference to compare with
+    if row.predictions_identical is None:  # no measured reference to compare with
         return DASH
-    digests = {r.predictions_digest for r in group}
-    return "yes" if len(digests | base_digests) == 1 else "no"
+    return "yes" if row.predictions_identical else "no"

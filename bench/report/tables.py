@@ -8,7 +8,7 @@ from typing import Any
 from bench.analyse.scaling_model import SHOWN_NODES
 from bench.analyse.summary import Accuracy, Row, RunSummary
 from bench.analyse.time_breakdown import PARTS
-from bench.report.deployment_table import deployment_rows
+from bench.report.deployment_table import deployment_cells
 from bench.report.formats import DASH, mode_label, num, params, pct
 
 
@@ -100,7 +100,7 @@ def weak_rows(summary: RunSummary) -> list[list[str]]:
 
 
 def deployment_table(summary: RunSummary) -> tuple[list[str], list[list[str]]]:
-    return deployment_rows(summary.deployments, summary.reference)
+    return deployment_cells(summary.deployment_rows)
 
 
 def phase_names(summary: RunSummary) -> list[str]:
