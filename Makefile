@@ -78,6 +78,7 @@ test-quick: venv
 
 lint: venv
 	$(BIN)/ruff check bench tests
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
