@@ -43,5 +43,6 @@ def order_checks(summary: RunSummary, checks: list[ProfileRun]) -> list[OrderChe
             other = scaling_model.simulate_makespan(summary.model_durations_s, row.slots,
                                                     summary.overheads, check.order)
         out.append(OrderCheck(row.name, row.slots, summary.order, row.wall.mean, check.order,
-                              check.wall_s, model, other))
+                              check.wall_s, model, other,
+                              gain=(check.wall_s - row.wall.mean) / check.wall_s))
     return out

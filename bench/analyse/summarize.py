@@ -131,6 +131,9 @@ def _row(key: RowKey, runs: list[ProfileRun], trials: list[TrialResult],
     bound = formulas.bound_makespan(durations, first.slots) if durations else None
     spark_counts = [r for r in runs if r.spark_tasks is not None]
     speedup_interval = formulas.bootstrap_ratio_interval(ref.walls, walls)
+    probes = _probes(key[1], [r.probe_s for r in timed], ref.probes)
+    slot_seconds = time_breakdown.mean_slot_seconds(
+        trials, first.slots, {r.repeat: r.wall_s for r in timed if not r.resumed_trials})
     return Row(
         name=key[0], mode=key[1], nodes=first.nodes, cores=first.cores, slots=first.slots,
         wall=wall, startup_s=max(r.startup_s for r in runs),
@@ -159,9 +162,8 @@ def _row(key: RowKey, runs: list[ProfileRun], trials: list[TrialResult],
         lost_executors=[{"repeat": r.repeat, "executor_id": e}
                         for r in runs for e in r.lost_executors],
         stragglers=[t.trial_id for t in scaling_model.stragglers(latest, first.slots)],
-        probe_samples_s=_probes(key[1], [r.probe_s for r in timed], ref.probes),
-        slot_seconds=time_breakdown.mean_slot_seconds(
-            trials, first.slots, {r.repeat: r.wall_s for r in timed if not r.resumed_trials}),
+        probe_samples_s=probes, probe_mean_s=sum(probes) / len(probes) if probes else None,
+        slot_seconds=slot_seconds, slot_percent=_percent(slot_seconds),
         data_fetch_s=_mean_or_none([r.data_fetch_s for r in runs]),
         runner=first.runner,
     )
@@ -186,6 +188,12 @@ def _time_to_best(trials: list[TrialResult], best_trial_id: str) -> float | None
         return time_to_quality.time_to_best(of_latest, target_trial_id=best_trial_id)
     except ValueError:  # a resumed repeat (two dispatches): no single clock to read it on
         return None
+
+
+def _percent(parts: dict[str, float]) -> dict[str, float]:
+    """Each part's share of their sum, in percent; {} when they add up to nothing."""
+    total = sum(parts.values())
+    return {name: value / total * 100 for name, value in parts.items()} if total else {}
 
 
 def _mean_or_none(values: list[float | None]) -> float | None:

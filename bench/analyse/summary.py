@@ -49,9 +49,11 @@ class Row:
     # replayed row's is its reference's mean, since it replays that run's durations. Empty when
     # a repeat has none (a run made before the probe).
     probe_samples_s: list[float] = field(default_factory=list)
+    probe_mean_s: float | None = None  # of probe_samples_s
     # Where the grid wall time went (bench.analyse.time_breakdown): slot-seconds per part, mean over
     # repeats; and the warm-up's reading of the dataset (slowest slot), beside the wall time.
     slot_seconds: dict[str, float] = field(default_factory=dict)
+    slot_percent: dict[str, float] = field(default_factory=dict)  # each part's share; {} at 0 s
     data_fetch_s: float | None = None
     runner: str = "spark"  # or "process-pool": the floor (bench.execute.process_pool_floor)
     # Time to quality (bench.analyse.time_to_quality): seconds from dispatch until the run's best
@@ -72,6 +74,7 @@ class OrderCheck:
     other_wall_s: float  # the order check's replayed wall time
     model_wall_s: float | None = None  # the model in the run's order, on the row's slots
     model_other_wall_s: float | None = None
+    gain: float = 0.0  # (other_wall_s - wall_s) / other_wall_s: > 0 when the run's order wins
 
 
 @dataclass(frozen=True)

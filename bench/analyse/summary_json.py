@@ -83,7 +83,11 @@ def _model_json(summary: RunSummary) -> dict:
                           "within_target": e.within_target} for e in summary.model_errors],
         "waterfalls": [dataclasses.asdict(w) for w in summary.waterfalls],
         "order": summary.order,
-        "order_checks": [dataclasses.asdict(c) for c in summary.order_checks],
+        "order_checks": [{"name": c.name, "slots": c.slots, "order": c.order,
+                          "wall_s": c.wall_s, "other_order": c.other_order,
+                          "other_wall_s": c.other_wall_s, "model_wall_s": c.model_wall_s,
+                          "model_other_wall_s": c.model_other_wall_s}
+                         for c in summary.order_checks],
         "weak_scaling": [{"name": w.name, "mode": w.mode.value, "nodes": w.nodes,
                           "trials": w.trials, "wall_s": w.wall_s,
                           "serial_s": None if w.serial_s is None else list(w.serial_s),

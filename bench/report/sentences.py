@@ -61,7 +61,7 @@ def machine_speed(summary: RunSummary) -> str | None:
     def one(r: Row) -> str:
         samples = r.probe_samples_s
         spread = f" ({min(samples):.3f} … {max(samples):.3f})" if len(samples) > 1 else ""
-        return f"{r.name} {sum(samples) / len(samples):.3f} s{spread}"
+        return f"{r.name} {r.probe_mean_s:.3f} s{spread}"
     return ("machine probe (the same fixed work in every measured trial; lower is a faster "
             "machine; the gate divides times by it): " + ", ".join(one(r) for r in probed))
 
@@ -82,12 +82,11 @@ def order_lines(summary: RunSummary) -> list[str]:
     for c in summary.order_checks:
         model = (f"; model {c.model_wall_s:.2f} s vs {c.model_other_wall_s:.2f} s"
                  if c.model_wall_s is not None and c.model_other_wall_s is not None else "")
-        better = c.wall_s <= c.other_wall_s
         out.append(f"trial order, {c.name} (replay, {c.slots} slots): "
                    f"{_order_name(c.order)} {c.wall_s:.2f} s vs {_order_name(c.other_order)} "
                    f"{c.other_wall_s:.2f} s{model}: the runner's order is "
-                   f"{'the better' if better else 'the worse'} here "
-                   f"({(c.other_wall_s - c.wall_s) / c.other_wall_s * 100:+.1f} %)")
+                   f"{'the better' if c.gain >= 0 else 'the worse'} here "
+                   f"({c.gain * 100:+.1f} %)")
     return out
 
 

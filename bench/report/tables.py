@@ -82,8 +82,7 @@ def breakdown_rows(summary: RunSummary) -> list[list[str]]:
     (bench.analyse.time_breakdown); start-up, warm-up and its data fetch come before the clock."""
     out = []
     for r in summary.rows:
-        total = sum(r.slot_seconds.values())
-        shares = [num(r.slot_seconds[p] / total * 100, 1) if total else DASH for p in PARTS]
+        shares = [num(r.slot_percent[p], 1) if r.slot_percent else DASH for p in PARTS]
         out.append([r.name, r.mode.value, num(r.wall.mean), num(r.startup_s, 1),
                     num(r.warmup_s, 1), num(r.data_fetch_s, 3), *shares])
     return out

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.transforms import offset_copy
 
@@ -16,6 +17,7 @@ from bench.analyse.time_to_quality import QualityPoint
 from bench.report.pictures.drawing import empty, new_figure, percent
 from bench.store.records import Mode, TrialResult, TrialStatus
 
+Position = Callable[[TrialResult], float]  # a trial's x on the test-error picture
 # Trials without a test error, drawn at the top of the error chart: marker per status.
 NO_METRICS_MARKER = {TrialStatus.DIVERGED: "x", TrialStatus.FAILED: "X",
                      TrialStatus.TIMEOUT: "v", TrialStatus.OOM: "P",
@@ -85,8 +87,8 @@ def error_vs_learning_rate(trials: Sequence[TrialResult], accuracy: Accuracy | N
     return fig
 
 
-def _error_lines(ax: Any, trials: Sequence[TrialResult], at: Any, series_keys: list[str],
-                 top: float, markers_at: float) -> None:
+def _error_lines(ax: Axes, trials: Sequence[TrialResult], at: Position,
+                 series_keys: list[str], top: float, markers_at: float) -> None:
     """A line of test errors per series, and a marker at ``markers_at`` for each trial without
     a test error, in its line's colour."""
     by_series: dict[tuple, list[TrialResult]] = defaultdict(list)
@@ -123,7 +125,8 @@ def _error_lines(ax: Any, trials: Sequence[TrialResult], at: Any, series_keys: l
         ax.axhline(top * 1.04, color="#BBBBBB", linewidth=0.8, linestyle=":")
 
 
-def _mark(ax: Any, trials: Sequence[TrialResult], at: Any, accuracy: Accuracy | None) -> None:
+def _mark(ax: Axes, trials: Sequence[TrialResult], at: Position,
+          accuracy: Accuracy | None) -> None:
     baseline = next((t for t in trials if t.is_baseline), None)
     best = (next((t for t in trials if t.trial_id == accuracy.best_trial_id), None)
             if accuracy else None)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
@@ -109,7 +109,7 @@ def speedup(summary: RunSummary,
     return fig
 
 
-def _bound_marks(ax: Any, rows: Sequence[Row]) -> None:
+def _bound_marks(ax: Axes, rows: Sequence[Row]) -> None:
     """What the grid allows on each node count's slots: a bar mark, its value beside it."""
     bound = sorted({(r.nodes, r.bound_speedup) for r in rows if r.bound_speedup is not None})
     if not bound:
@@ -125,7 +125,7 @@ def _bound_marks(ax: Any, rows: Sequence[Row]) -> None:
                     bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
 
 
-def _speedup_points(ax: Any, rows: Sequence[Row]) -> None:
+def _speedup_points(ax: Axes, rows: Sequence[Row]) -> None:
     """Each mode's speedups with their intervals, each value written beside its point."""
     # Measured and replayed points at the same node count sit side by side, not on each other.
     shift = {Mode.MEASURED: 2 ** -0.07, Mode.REPLAY: 2 ** 0.07, Mode.MODEL: 1.0}
@@ -149,7 +149,7 @@ def _speedup_points(ax: Any, rows: Sequence[Row]) -> None:
                         ha="right" if side < 0 else "left", fontsize=8, color=style["color"])
 
 
-def _speedup_axes(ax: Any, ticks: list[int], title: str) -> None:
+def _speedup_axes(ax: Axes, ticks: list[int], title: str) -> None:
     ax.set_xticks(ticks, [str(n) for n in ticks])
     ax.set_xticks([], minor=True)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
@@ -161,7 +161,7 @@ def _speedup_axes(ax: Any, ticks: list[int], title: str) -> None:
     ax.grid(alpha=0.3)
 
 
-def _usl_note(ax: Any, usl: UslFit) -> None:
+def _usl_note(ax: Axes, usl: UslFit) -> None:
     """An under-determined fit is not drawn: a note says so, and why."""
     counted = counted_node_counts(usl.node_counts)
     ax.text(0.98, 0.03, f"{usl.label}: under-determined ({len(counted)} node counts < "
@@ -194,7 +194,7 @@ def usl_legend_label(fit: UslFit) -> str:
     return label + "\n" + "; ".join(extra)
 
 
-def _usl_curve(ax: Any, fit: UslFit | None, most: int) -> list[float]:
+def _usl_curve(ax: Axes, fit: UslFit | None, most: int) -> list[float]:
     """Draw a determined USL fit: dashed (gid "usl") from 1 to the largest node count it was
     fitted on, dotted (gid "usl-extrapolated") on to ``most``; return the speedups drawn."""
     if fit is None or fit.under_determined:
@@ -252,7 +252,7 @@ def karp_flatt(rows: Sequence[Row], title: str = "Karp-Flatt serial fraction") -
     return fig
 
 
-def _karp_flatt_points(ax: Any, drawn: Sequence[Row]) -> None:
+def _karp_flatt_points(ax: Axes, drawn: Sequence[Row]) -> None:
     """One marker series per mode, each point with its value and its error bar."""
     shift = {Mode.MEASURED: 2 ** -0.05, Mode.REPLAY: 2 ** 0.05, Mode.MODEL: 1.0}
     for mode in (Mode.MEASURED, Mode.REPLAY, Mode.MODEL):
