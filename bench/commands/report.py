@@ -1,4 +1,4 @@
-"""`bench report RUN_DIR`: recompute a run's figures from its records and print them."""
+"""`bench report RUN_DIR`: recompute a run's numbers from its records and print them."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from bench.analyse.summary import Row
 
-DASH = "—"  # a figure the run cannot give
+DASH = "—"  # a number the run cannot give
 
 
 def num(value: float | None, digits: int = 2) -> str:

@@ -196,7 +196,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
             + "\n</tbody></table>")
 
 
-def _figure(picture: Picture) -> str:
+def _picture_element(picture: Picture) -> str:
     data = base64.b64encode(picture.png).decode("ascii")
     return (f'<figure id="{_e(picture.name)}"><img src="data:image/png;base64,{data}" '
             f'alt="{_e(picture.title)}"><figcaption><b>{_e(picture.title)}.</b> '
@@ -207,20 +207,20 @@ def to_html(summary: RunSummary, pictures: Sequence[Picture]) -> str:
     """The whole report as one HTML document."""
     by_name = {p.name: p for p in pictures}
     out = _head(summary)
-    out += [_figure(by_name[n]) for n in ("wall_time", "speedup", "karp_flatt")
+    out += [_picture_element(by_name[n]) for n in ("wall_time", "speedup", "karp_flatt")
             if n in by_name]
     if summary.model:
         out += ["<h2>Model</h2>", f"<p>{_e(sentences.model_intro(summary))}</p>",
                 _table(*tables.model_table(summary)),
                 "<ul>" + "".join(f"<li>{_e(line)}</li>" for line in sentences.model_lines(summary))
                 + "</ul>"]
-    out += [_figure(p) for p in pictures if p.name.startswith("waterfall")]
+    out += [_picture_element(p) for p in pictures if p.name.startswith("waterfall")]
     if summary.accuracy is not None:
         out += _accuracy_section(summary.accuracy, by_name)
     out += _extra_sections(summary)
     timelines = [p for p in pictures if p.name.startswith("timeline")]
     if timelines:
-        out += ["<h2>Timelines</h2>", *(_figure(p) for p in timelines)]
+        out += ["<h2>Timelines</h2>", *(_picture_element(p) for p in timelines)]
     out += ["<h2>Phases (mean seconds per trial)</h2>",
             _table(["profile", "mode", *tables.phase_names(summary)],
                    tables.phase_rows(summary), [r.mode for r in summary.rows])]
@@ -263,7 +263,7 @@ def _accuracy_section(acc: Accuracy, by_name: dict[str, Picture]) -> list[str]:
     if acc.mismatches:
         out += ["<h3>Metric mismatches</h3>",
                 _table(tables.MISMATCH_HEADERS, tables.mismatch_rows(acc))]
-    out += [_figure(by_name[n]) for n in ("test_error", "time_to_quality") if n in by_name]
+    out += [_picture_element(by_name[n]) for n in ("test_error", "time_to_quality") if n in by_name]
     return out
 
 

@@ -1,5 +1,5 @@
 """Printers: a RunSummary as the terminal table and report.md. They only lay out what
-bench.report.tables and bench.report.sentences write; every figure is computed in
+bench.report.tables and bench.report.sentences write; every number is computed in
 bench.analyse."""
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ def _params_label(keys: Sequence[str], params: dict[str, Any]) -> str:
 
 
 def error_vs_learning_rate(trials: Sequence[TrialResult], accuracy: Accuracy | None) -> Figure:
-    """Test error against the learning rate, one line per neuron count (the 2016 figure), the
+    """Test error against the learning rate, one line per neuron count (the 2016 chart), the
     baseline and the best configuration marked, trials without a test error (diverged, failed)
     marked at the top. ``trials``: one grid run, e.g. the accuracy source's repeat 0."""
     title = "Test error"

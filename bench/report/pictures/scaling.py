@@ -19,7 +19,7 @@ from bench.store.records import Mode
 
 
 def wall_time(summary: RunSummary) -> Figure:
-    """Grid wall time by number of nodes, like the 2016 figure: one bar per profile and mode,
+    """Grid wall time by number of nodes, like the 2016 chart: one bar per profile and mode,
     the mode told by colour, hatch and legend; error bars are the sd over repeats."""
     title = f"Grid wall time: {summary.workload}, grid '{summary.grid}'"
     fig = new_figure(8, 4.5)
