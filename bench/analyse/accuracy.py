@@ -6,10 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from bench.analyse import formulas
-from bench.analyse.summary import Accuracy, Mismatch
+from bench.analyse.summary import Accuracy, Mismatch, RowKey
 from bench.store.records import Mode, TrialResult, TrialStatus, best_on_validation
-
-RowKey = tuple[str, Mode]  # (profile, mode)
 
 _COMPARED = ("status", "val_error", "test_error", "final_loss")
 

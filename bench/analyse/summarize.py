@@ -21,7 +21,7 @@ from bench.analyse import (
 from bench.analyse.accuracy import accuracy, trial_metrics
 from bench.analyse.deployment import deployment_rows
 from bench.analyse.extra_runs import MODE_ORDER
-from bench.analyse.summary import Row, RunSummary
+from bench.analyse.summary import Row, RowKey, RunSummary
 from bench.analyse.time_to_quality import QualityPoint
 from bench.store.records import (
     COMPUTE_PHASES,
@@ -31,8 +31,6 @@ from bench.store.records import (
     ProfileRun,
     TrialResult,
 )
-
-RowKey = tuple[str, Mode]  # (profile, mode)
 
 
 def _key(r: TrialResult | ProfileRun) -> RowKey:

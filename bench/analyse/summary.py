@@ -11,6 +11,8 @@ from bench.analyse.scalability import UslFit, WeakPoint
 from bench.analyse.time_to_quality import QualityPoint
 from bench.store.records import DeploymentRun, Mode
 
+RowKey = tuple[str, Mode]  # (profile, mode): one row
+
 
 @dataclass(frozen=True)
 class Row:
