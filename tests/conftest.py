@@ -50,9 +50,30 @@ _SHARED: dict[str, set] = {"pids": set(), "temp": set()}
 LEAK_PATIENCE_S = 20.0  # a worker kills a stopped application's executor a moment later
 
 
+def of_this_session(pid: int) -> bool:
+    """``pid`` was started by this test session: it runs under this pytest, or it is an orphan
+    (a Spark or bench process reparented to init by a killed driver). Developers share this
+    host and run tests and `bench` at once: processes under their shells or their pytest are
+    theirs, not this session's leaks."""
+    try:
+        proc = psutil.Process(pid)
+        while True:
+            if proc.pid == os.getpid():
+                return True
+            parent = proc.parent()
+            if parent is None or parent.pid <= 1:  # proc is a top-level process
+                top = " ".join(proc.cmdline())
+                return "org.apache.spark" in top or "pyspark" in top or " -m bench" in top
+            proc = parent
+    except psutil.Error:
+        return True  # gone meanwhile: judged by the caller's own look at it
+
+
 def _leaked(before: set[int]) -> list[str]:
     leaked = []
     for pid in spark_processes() - before - _SHARED["pids"]:
+        if not of_this_session(pid):
+            continue
         try:
             proc = psutil.Process(pid)
             if proc.status() != psutil.STATUS_ZOMBIE:
@@ -72,12 +93,37 @@ def no_leaks() -> Iterator[None]:
     while (leaked := _leaked(before)) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not leaked, f"processes left running: {leaked}"
-    assert bench_temp_dirs() - temp_before - _SHARED["temp"] == set(), \
-        "temp folders left behind"
+    # bench's temp folders of this session only: session_temp is its own TMPDIR
+    left = bench_temp_dirs() - temp_before - _SHARED["temp"]
+    assert left == set(), f"temp folders left behind: {sorted(left)}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_temp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """This session's own temp folder (TMPDIR, inherited by every `bench` it starts) for the
+    folders of bench's runs and clusters: another test session on this host (developers run
+    tests at once) never sees them as leaks nor cleans them as leftovers, nor this one theirs."""
+    import shutil
+    import tempfile
+
+    tmp_path_factory.getbasetemp()  # pytest's own tmp_path folders stay where they were
+    folder = Path(tempfile.mkdtemp(prefix="pytest-bench-temp-"))
+    saved_env, saved_dir = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"], tempfile.tempdir = str(folder), str(folder)
+    try:
+        yield folder
+    finally:
+        tempfile.tempdir = saved_dir
+        if saved_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved_env
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def shared_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStandaloneCluster]:
+def shared_cluster(tmp_path_factory: pytest.TempPathFactory,
+                   session_temp: Path) -> Iterator[LocalStandaloneCluster]:
     """One 2-node standalone cluster (a master and two worker processes, bench's own
     LocalStandaloneCluster), started once for the session: every test that only needs a cluster
     opens its own application (SparkContext) on it and stops it. Stopped at the session's end,

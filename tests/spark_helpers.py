@@ -57,16 +57,19 @@ def application_processes(cluster: Cluster) -> list[psutil.Process]:
     return found
 
 
+def _running(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 def assert_stopped(procs: list[psutil.Process], patience_s: float = 30.0) -> None:
-    """Every one of ``procs`` has exited. A worker kills a stopped application's executor a
-    moment after the driver says goodbye, hence the patience; checked by pid (other test runs
-    may share this host)."""
-    _, alive = psutil.wait_procs(procs, timeout=patience_s)
-    running = []
-    for proc in alive:
-        try:
-            if proc.status() != psutil.STATUS_ZOMBIE:
-                running.append(f"{proc.pid}: {cmdline(proc)[-120:]}")
-        except psutil.Error:
-            pass
+    """Every one of ``procs`` has exited (a zombie its parent has not reaped yet counts as
+    exited). A worker kills a stopped application's executor a moment after the driver says
+    goodbye, hence the patience; checked by pid (other test runs may share this host)."""
+    deadline = time.monotonic() + patience_s
+    while (alive := [p for p in procs if _running(p)]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    running = [f"{p.pid}: {cmdline(p)[-120:]}" for p in alive]
     assert not running, f"processes left running: {running}"

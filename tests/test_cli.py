@@ -13,14 +13,10 @@ from pathlib import Path
 
 import psutil
 import pytest
+from commandline import TEST_RUN, bench, bench_main
 from conftest import write_workload
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def bench(*args: str, cwd: Path = ROOT, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=600, **kwargs)
 
 
 def only_run_dir(out: Path) -> Path:
@@ -34,6 +30,7 @@ def only_run_dir(out: Path) -> Path:
 @pytest.mark.tensorflow
 @pytest.mark.slow
 def test_run_end_to_end_on_one_and_two_nodes(tmp_path, tiny_workload, no_leaks):
+    # bench's own clusters: the process-pool floor runs after a local multi-node profile only
     out = tmp_path / "runs"
     done = bench("run", "--workload", str(tiny_workload), "--clusters", "local,2-node",
                  "--deploy-rows", "20000", "--out", str(out))
@@ -126,8 +123,7 @@ def test_a_node_sweep_runs_on_one_cluster_and_is_flagged_under_determined(tmp_pa
                                                                           no_leaks):
     out = tmp_path / "runs"
     done = bench("run", "--workload", str(tiny_workload), "--clusters", "2-node",
-                 "--nodes", "1,2", "--mode", "replay", "--trials-per-node", "0",
-                 "--out", str(out))
+                 "--nodes", "1,2", "--mode", "replay", *TEST_RUN, "--out", str(out))
     assert done.returncode == 0, done.stderr[-3000:]
     run = only_run_dir(out)
     # one cluster started for the whole sweep, each node count its own application
@@ -144,11 +140,12 @@ def test_a_node_sweep_runs_on_one_cluster_and_is_flagged_under_determined(tmp_pa
 
 
 def test_a_sweep_needs_one_node_and_one_profile(tmp_path):
-    done = bench("run", "--nodes", "2,4", "--out", str(tmp_path))
+    done = bench_main("run", "--nodes", "2,4", "--out", str(tmp_path))
     assert done.returncode == 2 and "add 1 to '2,4'" in done.stderr
-    done = bench("run", "--nodes", "1,2", "--clusters", "local,2-node", "--out", str(tmp_path))
+    done = bench_main("run", "--nodes", "1,2", "--clusters", "local,2-node", "--out",
+                      str(tmp_path))
     assert done.returncode == 2 and "--nodes sweeps one cluster" in done.stderr
-    done = bench("run", "--nodes", "1,14", "--out", str(tmp_path))
+    done = bench_main("run", "--nodes", "1,14", "--out", str(tmp_path))
     assert done.returncode == 2 and "1 to 13 nodes, not 14" in done.stderr
 
 
@@ -173,7 +170,7 @@ def test_interrupt_stops_everything_and_keeps_finished_trials(tmp_path, sig, cod
     out = tmp_path / "runs"
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench", "run", "--workload", str(workload), "--clusters", "local",
-         "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+         *TEST_RUN, "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
         run = _wait_for_trials(out, proc)
@@ -201,7 +198,8 @@ BAD_INVOCATIONS = [
 
 @pytest.mark.parametrize("args,message", BAD_INVOCATIONS, ids=[m for _, m in BAD_INVOCATIONS])
 def test_user_mistakes_exit_2_without_traceback(tmp_path, args, message):
-    done = bench(*args, "--out", str(tmp_path / "runs")) if args[0] == "run" else bench(*args)
+    done = bench_main(*args, "--out", str(tmp_path / "runs")) if args[0] == "run" else \
+        bench_main(*args)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
     assert "Traceback" not in done.stderr
@@ -209,14 +207,15 @@ def test_user_mistakes_exit_2_without_traceback(tmp_path, args, message):
 
 
 def test_repeats_must_be_positive():
-    done = bench("run", "--repeats", "0")
+    done = bench_main("run", "--repeats", "0")
     assert done.returncode == 2 and "must be a whole number of 1 or more" in done.stderr
 
 
-def test_missing_java_is_reported_before_anything_starts(tmp_path, tiny_workload):
-    env = {**os.environ, "PATH": "/usr/bin/nonexistent", "JAVA_HOME": str(tmp_path)}
-    done = bench("run", "--workload", str(tiny_workload), "--clusters", "local",
-                 "--out", str(tmp_path / "runs"), env=env)
+def test_missing_java_is_reported_before_anything_starts(tmp_path, tiny_workload, monkeypatch):
+    monkeypatch.setenv("PATH", "/usr/bin/nonexistent")
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path))
+    done = bench_main("run", "--workload", str(tiny_workload), "--clusters", "local",
+                      "--out", str(tmp_path / "runs"))
     assert done.returncode == 2
     assert "Java was not found" in done.stderr and "openjdk-17" in done.stderr
     assert not (tmp_path / "runs").exists()
@@ -229,8 +228,8 @@ def test_an_unreachable_master_is_a_user_error(tmp_path):
     profile = tmp_path / "gone.toml"
     profile.write_text(f'master = "spark://127.0.0.1:{port}"\nnodes = 2\ncores = 1\n'
                        'memory = "1g"\n')
-    done = bench("run", "--clusters", str(profile), "--mode", "measured",
-                 "--out", str(tmp_path / "runs"))
+    done = bench_main("run", "--clusters", str(profile), "--mode", "measured",
+                      "--out", str(tmp_path / "runs"))
     assert done.returncode == 2, done.stderr
     assert "unreachable" in done.stderr and str(profile) in done.stderr
     assert not (tmp_path / "runs").exists()
@@ -239,21 +238,47 @@ def test_an_unreachable_master_is_a_user_error(tmp_path):
 @pytest.mark.spark
 @pytest.mark.tensorflow
 @pytest.mark.slow
-def test_a_profile_with_a_master_uses_that_cluster(tmp_path, tiny_workload, no_leaks):
-    """The existing-cluster path, against a cluster this test starts and stops itself."""
-    from bench.cluster import LocalStandaloneCluster, load_profile
+def test_a_profile_with_a_master_uses_that_cluster(tmp_path, tiny_workload, shared_cluster,
+                                                   no_leaks):
+    """The existing-cluster path, against the session's cluster: bench connects, runs its
+    application there and leaves the cluster running (not ours to stop)."""
+    cluster = shared_cluster
+    profile = tmp_path / "theirs.toml"
+    # as a user of a real cluster would: name the workers' Python that has bench's packages
+    profile.write_text(f'master = "{cluster.master_url}"\nnodes = 2\ncores = 1\n'
+                       f'memory = "2g"\n[spark]\n"spark.pyspark.python" = "{sys.executable}"\n')
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}
+    done = bench("run", "--workload", str(tiny_workload), "--clusters", str(profile),
+                 "--mode", "measured", *TEST_RUN, "--out", str(tmp_path / "runs"), env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    executors = {json.loads(line)["executor_id"] for line in
+                 (only_run_dir(tmp_path / "runs") / "trials.jsonl").read_text().splitlines()}
+    assert executors == {"0", "1"}
+    assert cluster.pids() and all(psutil.pid_exists(p) for p in cluster.pids())  # not ours
 
-    cluster = LocalStandaloneCluster(load_profile("2-node"), tmp_path / "logs")
-    with cluster:
-        profile = tmp_path / "theirs.toml"
-        # as a user of a real cluster would: name the workers' Python that has bench's packages
-        profile.write_text(f'master = "{cluster.master_url}"\nnodes = 2\ncores = 1\n'
-                           f'memory = "2g"\n[spark]\n"spark.pyspark.python" = "{sys.executable}"\n')
-        env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}
-        done = bench("run", "--workload", str(tiny_workload), "--clusters", str(profile),
-                     "--mode", "measured", "--out", str(tmp_path / "runs"), env=env)
-        assert done.returncode == 0, done.stderr[-3000:]
-        executors = {json.loads(line)["executor_id"] for line in
-                     (only_run_dir(tmp_path / "runs") / "trials.jsonl").read_text().splitlines()}
-        assert executors == {"0", "1"}
-        assert cluster.pids() and all(psutil.pid_exists(p) for p in cluster.pids())  # not ours
+
+HEAVY = ("pyspark", "tensorflow", "matplotlib", "scipy")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["run", "--repeats", "0"],
+                                  ["run", "--workload", "no-such-workload"]],
+                         ids=["help", "argument-error", "bad-input"])
+def test_help_and_mistakes_import_no_heavy_module(args, tmp_path):
+    """`bench --help`, an argument error and bad input answer without loading Spark,
+    TensorFlow, matplotlib or scipy (seconds of start-up each): checked in a fresh process."""
+    code = ("import sys\nfrom bench.cli import main\n"
+            f"try:\n    main({[*args, '--out', str(tmp_path)] if args[0] == 'run' else args!r})\n"
+            "except SystemExit:\n    pass\n"
+            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
+
+
+def test_the_commands_default_reference_folder_is_the_comparisons():
+    # bench/commands/check.py spells it out so as not to import scipy for --help
+    from bench.commands.check import REFERENCE_DIR
+    from bench.compare import references
+
+    assert REFERENCE_DIR == references.REFERENCE_DIR

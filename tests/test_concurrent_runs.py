@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from commandline import TEST_RUN
 from conftest import spark_processes, write_workload
 
 from bench.cluster.leftovers import OWNER_FILE, TEMP_PREFIXES
@@ -58,7 +59,7 @@ def test_two_runs_at_once_into_one_output_folder(tmp_path):
     expected = sorted(spec.trial_id for spec in load_workload(str(workload)).trials())
     out = tmp_path / "runs"
     command = [sys.executable, "-m", "bench", "run", "--workload", str(workload),
-               "--clusters", "local", "--out", str(out)]
+               "--clusters", "local", *TEST_RUN, "--out", str(out)]
     procs = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) for _ in range(2)]
     drivers = {p.pid for p in procs}

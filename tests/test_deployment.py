@@ -1,5 +1,5 @@
-"""The deployment step on real local standalone clusters with real TensorFlow: the chosen trial's
-weights retrained, scored on 1 node and on 2, and replayed."""
+"""The deployment step on a real local standalone cluster (the session's) with real TensorFlow:
+the chosen trial's weights retrained, scored on 1 node and on 2, and replayed."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import time
 import uuid
 
 import numpy as np
-import psutil
 import pytest
+from spark_helpers import application_processes, assert_stopped, no_active_jobs
 
-from bench.cluster import LocalStandaloneCluster, load_profile
+from bench.cluster import load_profile
 from bench.cluster.spark_session import shutdown_gateway, spark_context
 from bench.definitions.recipe import TrialRecipe
 from bench.definitions.workload import TrialSpec
@@ -52,32 +52,14 @@ def rows(dataset) -> int:
     return 50 * len(dataset.y_test)  # 18,000 digits rows
 
 
-def family(cluster: LocalStandaloneCluster) -> list[psutil.Process]:
-    """The cluster's processes now: master, workers, executors and their Python workers."""
-    procs = [psutil.Process(pid) for pid in cluster.pids()]
-    return procs + [c for p in procs for c in p.children(recursive=True)]
-
-
-def assert_stopped(procs: list[psutil.Process]) -> None:
-    """no_leaks (tests/conftest.py) sees one test; these clusters live for the module, so their
-    fixtures check their own processes, by pid (other test runs may share this host)."""
-    alive = []
-    for proc in procs:
-        try:
-            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
-                alive.append(f"{proc.pid}: {' '.join(proc.cmdline())[-120:]}")
-        except psutil.Error:
-            pass
-    assert not alive, f"processes left running: {alive}"
-
-
 @pytest.fixture(scope="module")
-def one_node(tmp_path_factory, dataset, rows):
-    """On the 1-node profile: the weights retrained, and the reference scoring. Its cluster is
-    stopped before the 2-node one starts (one SparkContext per process)."""
+def one_node(shared_cluster, dataset, rows):
+    """On the 1-node profile (an application on one of the session cluster's two nodes, the
+    same node type): the weights retrained, and the reference scoring. Stopped, its executor
+    with it, before the 2-node application starts (one SparkContext per process)."""
     profile = load_profile("local")
-    cluster = LocalStandaloneCluster(profile, tmp_path_factory.mktemp("logs-local"))
-    with cluster, spark_context(cluster, "bench deployment tests (local)", []) as sc:
+    with spark_context(shared_cluster, "bench deployment tests (local)", [],
+                       profile=profile) as sc:
         data_bc = sc.broadcast(dataset)
         warm_up_workers(sc, profile.slots, tensorflow=True)
         trained = train_weights(sc, data_bc=data_bc, family="mlp", params=PARAMS, **TRAINING)
@@ -86,33 +68,25 @@ def one_node(tmp_path_factory, dataset, rows):
                           profile=profile.name, mode=Mode.MEASURED, repeat=0,
                           nodes=profile.nodes, slots=profile.slots)
         data_bc.destroy()
-        procs = family(cluster)
+        procs = application_processes(shared_cluster)
     assert_stopped(procs)
     return {"trained": trained, "reference": reference}
 
 
 @pytest.fixture(scope="module")
-def two_nodes(tmp_path_factory, dataset, one_node):
-    """A 2-node cluster with TensorFlow warm in both slots, stopped after the module; the driver's
-    JVM too, so the last test can check that nothing is left running."""
-    profile = load_profile("2-node")
-    cluster = LocalStandaloneCluster(profile, tmp_path_factory.mktemp("logs-2-node"))
-    with cluster, spark_context(cluster, "bench deployment tests (2-node)", []) as sc, \
+def two_nodes(shared_cluster, dataset, one_node):
+    """The 2-node application on the session's cluster, TensorFlow warm in both slots, stopped
+    after the module; the driver's JVM too, so the last test can check that nothing is left
+    running."""
+    profile = shared_cluster.profile
+    with spark_context(shared_cluster, "bench deployment tests (2-node)", []) as sc, \
             ResultChannel() as channel:
         data_bc = sc.broadcast(dataset)
         warm_up_workers(sc, profile.slots, tensorflow=True)
         yield {"sc": sc, "profile": profile, "channel": channel, "data": data_bc}
-        procs = family(cluster)
+        procs = application_processes(shared_cluster)
     shutdown_gateway()
     assert_stopped(procs)
-
-
-def no_active_jobs(sc, patience_s: float = 30.0) -> bool:
-    """Spark's status tracker hears of a cancelled job through its listener bus, a moment late."""
-    deadline = time.monotonic() + patience_s
-    while sc.statusTracker().getActiveJobsIds() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return not sc.statusTracker().getActiveJobsIds()
 
 
 def score_on(env: dict, weights, rows: int, **kw) -> DeploymentRun:

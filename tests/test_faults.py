@@ -1,5 +1,5 @@
-"""Faults on a real local standalone cluster: a worker, with its executor, killed mid-grid; a
-trial's Python worker killed under it."""
+"""Faults on a real local standalone cluster: a worker, with its executor, killed mid-grid (on a
+cluster of its own); a trial's Python worker killed under it (on the session's cluster)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import uuid
 import psutil
 import pytest
 from memory_cage import cage_supported, memory_cage
+from spark_helpers import executor_of, kill_tree
 
 from bench.cluster import LocalStandaloneCluster, load_profile
 from bench.cluster.spark_session import shutdown_gateway, spark_context
@@ -23,26 +24,6 @@ from bench.ml.datasets import load_dataset
 from bench.store.records import Mode, TrialStatus
 
 pytestmark = [pytest.mark.spark, pytest.mark.tensorflow, pytest.mark.slow]
-
-
-def executor_of(worker: psutil.Process) -> str | None:
-    """The executor id a standalone worker runs (its CoarseGrainedExecutorBackend's argument)."""
-    for child in worker.children(recursive=True):
-        try:
-            args = child.cmdline()
-        except psutil.Error:
-            continue
-        if "--executor-id" in args:
-            return args[args.index("--executor-id") + 1]
-    return None
-
-
-def kill_tree(proc: psutil.Process) -> None:
-    """SIGKILL a worker and everything under it, as a crashed machine would lose them."""
-    family = [proc, *proc.children(recursive=True)]
-    for p in family:
-        p.kill()
-    psutil.wait_procs(family, timeout=30)
 
 
 def test_a_worker_killed_mid_grid_loses_no_trial_and_is_named(tmp_path, no_leaks):
@@ -96,18 +77,18 @@ def test_a_worker_killed_mid_grid_loses_no_trial_and_is_named(tmp_path, no_leaks
 
 
 def test_a_python_worker_killed_under_its_trial_is_recorded_and_the_grid_goes_on(
-        tmp_path, no_leaks):
+        tmp_path, shared_cluster, no_leaks):
     """The kernel's out-of-memory killer SIGKILLs the biggest process, the Python worker whose
     trial asked for too much; this test sends the same signal to the same process. The executor
     stays up, so Spark would re-run the trial (and abort the grid at its fourth death): the re-run
-    is told to record the death instead."""
-    profile = load_profile("2-node")
-    cluster = LocalStandaloneCluster(profile, tmp_path / "logs")
+    is told to record the death instead. Its workers stay up: the session's cluster serves."""
+    cluster = shared_cluster
+    profile = cluster.profile
     specs = [TrialSpec(f"t{i}", i, {"learning_rate": 0.05 * (i + 1), "neurons": 16, "layers": 1,
                                     "momentum": 0.0}, i == 0) for i in range(4)]
     archive = package_archive(tmp_path)
     killed: list[dict] = []
-    with cluster, spark_context(cluster, "bench fault test", [archive]) as sc, \
+    with spark_context(cluster, "bench fault test", [archive]) as sc, \
             ResultChannel() as channel:
         data_bc = sc.broadcast(load_dataset("digits", seed=3))
         warm_up_workers(sc, profile.slots, tensorflow=True)
@@ -143,17 +124,19 @@ def test_a_python_worker_killed_under_its_trial_is_recorded_and_the_grid_goes_on
 
 
 @pytest.mark.skipif(not cage_supported(), reason="needs a writable cgroup memory controller")
-def test_a_trial_the_kernel_kills_for_want_of_memory_is_recorded_oom(tmp_path, no_leaks):
+def test_a_trial_the_kernel_kills_for_want_of_memory_is_recorded_oom(tmp_path, shared_cluster,
+                                                                     no_leaks):
     """The real thing: the trial's Python worker is put in a memory cgroup with room for what it
-    holds now, the trial asks for a 1 GiB layer, and the kernel's out-of-memory killer ends it."""
-    profile = load_profile("2-node")
-    cluster = LocalStandaloneCluster(profile, tmp_path / "logs")
+    holds now, the trial asks for a 1 GiB layer, and the kernel's out-of-memory killer ends it.
+    On the session's cluster: only the Python worker dies."""
+    cluster = shared_cluster
+    profile = cluster.profile
     params = {"learning_rate": 0.1, "neurons": 16, "layers": 1, "momentum": 0.0}
     specs = [TrialSpec("t0", 0, params, True),
              TrialSpec("t1", 1, {**params, "neurons": 2**22}, False),  # 64 x 2^22 floats: 1 GiB
              TrialSpec("t2", 2, params, False)]
     archive = package_archive(tmp_path)
-    with contextlib.ExitStack() as cages, cluster, \
+    with contextlib.ExitStack() as cages, \
             spark_context(cluster, "bench fault test", [archive]) as sc, \
             ResultChannel() as channel:
         data_bc = sc.broadcast(load_dataset("digits", seed=3))

@@ -4,15 +4,9 @@ stops it by the pids it recorded, and nothing that is not its own."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
-
-import pytest
-from conftest import ROOT, spark_processes, write_workload
 
 from bench.cluster.leftovers import OWNER_FILE, clean_leftovers, write_owner
 
@@ -74,33 +68,5 @@ def test_a_new_folder_without_its_owner_file_yet_is_left_alone(tmp_path):
     assert (tmp_path / "bench-cluster-local-new").exists()
 
 
-@pytest.mark.spark
-@pytest.mark.tensorflow
-@pytest.mark.slow
-def test_the_cluster_of_a_driver_killed_with_sigkill_is_cleaned(tmp_path, no_leaks):
-    workload = write_workload(tmp_path, epochs=30, rates="[0.01, 0.02, 0.03, 0.04, 0.05]")
-    out = tmp_path / "runs"
-    before = spark_processes()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench", "run", "--workload", str(workload), "--clusters",
-         "2-node", "--mode", "measured", "--out", str(out)], cwd=ROOT, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 240
-        while not list(out.glob("*/trials.jsonl")) and time.monotonic() < deadline:
-            assert proc.poll() is None
-            time.sleep(0.5)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    orphans = spark_processes() - before
-    assert orphans, "the killed driver's cluster should still be running"
-
-    cleaned = subprocess.run([sys.executable, "-m", "bench", "cluster", "clean"], cwd=ROOT,
-                             capture_output=True, text=True, timeout=120)
-    assert cleaned.returncode == 0, cleaned.stderr
-    assert "removed" in cleaned.stdout
-    assert not spark_processes() - before, "processes of the killed run still running"
-    assert not any(Path(f).exists() for f in cleaned.stdout.split() if "bench-" in f)
+# A real driver SIGKILLed, its orphans found and `bench cluster clean`ed, the run then resumed:
+# one scenario, tests/test_resume.py.

@@ -1,4 +1,5 @@
-"""`bench run --resume`: a run whose driver was SIGKILLed is finished without re-running a trial."""
+"""`bench run --resume`: a run whose driver was SIGKILLed, its orphans cleaned, is finished without
+re-running a trial."""
 
 from __future__ import annotations
 
@@ -7,24 +8,22 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, write_workload
+from commandline import bench, bench_main
+from conftest import ROOT, of_this_session, spark_processes, write_workload
 
+from bench.cluster.leftovers import OWNER_FILE, write_owner
 from bench.definitions.knobs import TestKnobs
 from bench.definitions.workload import load_workload
 from bench.errors import UserError
 from bench.execute.resume import ResumeState, load_resume
 from bench.store.records import Mode, ProfileRun, TrialResult, TrialStatus
 from bench.store.rundir import RunDirectory
-
-
-def bench(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600)
 
 
 def _trial(trial_id: str, repeat: int = 0, profile: str = "local") -> TrialResult:
@@ -84,22 +83,46 @@ def test_a_run_whose_definitions_changed_is_not_resumed(tmp_path):
 
 def test_resume_takes_the_runs_own_settings(tmp_path):
     run = _run_with_meta(tmp_path, write_workload(tmp_path))
-    proc = bench("run", "--resume", str(run.path), "--grid", "small")
+    proc = bench_main("run", "--resume", str(run.path), "--grid", "small")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "--grid" in proc.stderr and "fix:" in proc.stderr
+
+
+def ours(pids: set[int]) -> set[int]:
+    """Leaving out the Spark processes of others' tests and runs on this shared host."""
+    return {pid for pid in pids if of_this_session(pid)}
+
+
+def _hand_made_orphan() -> tuple[Path, subprocess.Popen]:
+    """A folder and a process as a killed driver leaves them (its owner file names a dead
+    driver), in the temp folder `bench run` cleans first."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-cluster-orphan-"))
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    write_owner(folder, [child.pid])
+    owner = json.loads((folder / OWNER_FILE).read_text())
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    owner["driver"] = {"pid": dead.pid, "started": time.time() - 5}
+    (folder / OWNER_FILE).write_text(json.dumps(owner))
+    return folder, child
 
 
 @pytest.mark.spark
 @pytest.mark.tensorflow
 @pytest.mark.slow
-def test_a_run_killed_with_sigkill_is_resumed_without_running_a_trial_twice(tmp_path, no_leaks):
+def test_a_driver_killed_with_sigkill_leaves_orphans_that_are_cleaned_then_resumed(tmp_path,
+                                                                                   no_leaks):
+    """One scenario: a driver SIGKILLed mid-grid leaves its cluster running; `bench cluster
+    clean` stops it by the pids it recorded; `bench run --resume` finishes the run without
+    running a trial twice (and cleans what another killed driver left, first)."""
     workload = write_workload(tmp_path, epochs=30, rates="[0.01, 0.02, 0.03, 0.04, 0.05]")
     out = tmp_path / "runs"
+    before_spark = spark_processes()
+    # the floor stays on: a resumed run reports the floor's rows too
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench", "run", "--workload", str(workload), "--clusters",
-         "local,2-node", "--deploy-rows", "0", "--out", str(out)], cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
+         "local,2-node", "--deploy-rows", "0", "--trials-per-node", "0", "--out", str(out)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
@@ -117,11 +140,25 @@ def test_a_run_killed_with_sigkill_is_resumed_without_running_a_trial_twice(tmp_
     before = [json.loads(line) for line in (run_dir / "trials.jsonl").read_text().splitlines()
               if line.endswith("}")]
     assert 2 <= len(before) < 5, "killed mid-way through the 1-node profile"
+    orphans = ours(spark_processes() - before_spark)
+    assert orphans, "the killed driver's cluster should still be running"
 
-    resumed = bench("run", "--resume", str(run_dir))
+    cleaned = bench("cluster", "clean")
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert "removed" in cleaned.stdout
+    assert not ours(spark_processes() - before_spark), "processes of the killed run still running"
+    assert not any(Path(f).exists() for f in cleaned.stdout.split() if "bench-" in f)
+
+    folder, child = _hand_made_orphan()
+    try:
+        resumed = bench("run", "--resume", str(run_dir))
+        assert child.wait(timeout=15) is not None  # stopped by the resumed run, by its pid
+    finally:
+        child.kill()
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert f"resuming {run_dir}" in resumed.stdout
-    assert "stopped" in resumed.stdout  # the killed run's cluster was cleaned up first
+    assert "stopped" in resumed.stdout  # what a killed run left was cleaned up first
+    assert not folder.exists()
 
     rows = [json.loads(line) for line in (run_dir / "trials.jsonl").read_text().splitlines()]
     seen = Counter((r["profile"], r["mode"], r["repeat"], r["trial_id"]) for r in rows)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import time
 import uuid
 
 import psutil
 import pytest
+from spark_helpers import application_processes, assert_stopped, cmdline, no_active_jobs
 
-from bench.cluster import LocalStandaloneCluster, load_profile
 from bench.cluster.spark_session import spark_context
 from bench.definitions.recipe import TrialRecipe
 from bench.definitions.workload import TrialSpec
@@ -25,30 +24,17 @@ PARAMS = {"learning_rate": 0.1, "neurons": 16, "layers": 1, "momentum": 0.0}
 
 
 @pytest.fixture(scope="module")
-def two_nodes(tmp_path_factory):
-    """A 2-node cluster with TensorFlow warm in both slots, stopped after the module."""
-    profile = load_profile("2-node")
-    cluster = LocalStandaloneCluster(profile, tmp_path_factory.mktemp("logs"))
-    with cluster, spark_context(cluster, "bench tests", []) as sc, ResultChannel() as channel:
+def two_nodes(shared_cluster):
+    """This module's application on the session's 2-node cluster, TensorFlow warm in both
+    slots; stopped after the module, its executors with it."""
+    cluster = shared_cluster
+    with spark_context(cluster, "bench tests", []) as sc, ResultChannel() as channel:
         data_bc = sc.broadcast(load_dataset("digits", seed=3))
-        warmup_s, workers = warm_up_workers(sc, profile.slots, tensorflow=True)
+        warmup_s, workers = warm_up_workers(sc, cluster.profile.slots, tensorflow=True)
         yield {"sc": sc, "cluster": cluster, "channel": channel, "data": data_bc,
                "workers": workers, "warmup_s": warmup_s}
-
-
-def cmdline(proc: psutil.Process) -> str:
-    try:
-        return " ".join(proc.cmdline())
-    except psutil.Error:  # gone, or a zombie
-        return ""
-
-
-def no_active_jobs(sc, patience_s: float = 30.0) -> bool:
-    """Spark's status tracker hears of a cancelled job through its listener bus, a moment late."""
-    deadline = time.monotonic() + patience_s
-    while sc.statusTracker().getActiveJobsIds() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return not sc.statusTracker().getActiveJobsIds()
+        executors = application_processes(cluster)
+    assert_stopped(executors)
 
 
 def settings(channel, mode=Mode.MEASURED, epochs=2, slowdown=0.0,
