@@ -9,7 +9,7 @@ import sys
 from types import FrameType
 from typing import NoReturn
 
-from bench.commands import baseline, check, cluster, compare, report, run
+from bench.commands import baseline, check, cluster, compare, history, report, run
 from bench.errors import UserError
 
 EXIT_USER_ERROR = 2
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what bench decides")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
-    for module in (run, report, compare, check, baseline, cluster):
+    for module in (run, report, compare, check, history, baseline, cluster):
         module.add_parser(verbs)
     return parser
 
