@@ -130,9 +130,10 @@ def _draw_panel(ax: Axes, figure: Figure, values: list[float | None],
                        facecolors="none", edgecolors=REGRESSION_COLOUR, linewidths=1.6)
     for step in steps:
         ax.axvline(step.index - 0.5, color=STEP_COLOUR, linestyle="--", linewidth=1.4)
-        ax.annotate(f"step at {commit_label(entries[step.index])}", (step.index - 0.5, 1.0),
-                    xycoords=("data", "axes fraction"), xytext=(3, -12),
-                    textcoords="offset points", fontsize=8, color=STEP_COLOUR)
+        ax.annotate(f"step at {commit_label(entries[step.index])}", (step.index - 0.5, 0.0),
+                    xycoords=("data", "axes fraction"), xytext=(3, 4),
+                    textcoords="offset points", fontsize=8, color=STEP_COLOUR, zorder=5,
+                    bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
     ax.set_xticks(range(len(entries)), [commit_label(e) for e in entries], rotation=60,
                   fontsize=7, fontfamily="monospace")
     ax.set_xlim(-0.5, len(entries) - 0.5)

@@ -83,7 +83,8 @@ class Change:
 
 
 def series_of(entries: Sequence[Entry]) -> list[Series]:
-    """Every gated figure any entry has, in the order of the newest entry's rows."""
+    """Every gated figure any entry has, in the order they first appear (profile rows, then the
+    run's accuracy)."""
     found: dict[tuple[str, str], tuple[Figure, Figure | None, dict[int, Point]]] = {}
     for index, entry in enumerate(entries):
         for scope, figure, measured, point in _points(entry.summary):
