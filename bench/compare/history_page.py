@@ -54,13 +54,13 @@ def to_html(groups: Sequence[Group]) -> str:
            "which the gate judges, beside the time as measured. A <b>step</b> is a change-point "
            "of the runs' values (PELT) whose runs before and after differ significantly "
            "(Mann-Whitney U, p &lt; 0.05) and by more than the figure's gate threshold.</p>"]
-    for group in groups:
-        out += _group_section(group)
+    for number, group in enumerate(groups):
+        out += _group_section(group, number)
     out += ["</body></html>", ""]
     return "\n".join(out)
 
 
-def _group_section(group: Group) -> list[str]:
+def _group_section(group: Group, number: int) -> list[str]:
     entries = group.entries
     out = [f"<h2>{_e(group.title)}</h2>",
            f"<p>{len(entries)} runs, {_e(entries[0].date)} … {_e(entries[-1].date)}."
@@ -76,7 +76,8 @@ def _group_section(group: Group) -> list[str]:
                    "significant.</p>")
     out += ["<h3>Runs</h3>", _table(["#", "commit", "date", "run", "test knobs", "gate",
                                      "regressed figures"], _run_rows(entries))]
-    out += [_picture_element(_picture(s, group, i)) for i, s in enumerate(group.shown)]
+    out += [_picture_element(_picture(s, group, f"{number}-{i}"))
+            for i, s in enumerate(group.shown)]
     if group.unchanged:
         out.append(f"<p>Unchanged in all {len(entries)} runs (exact): "
                    f"{_e(', '.join(s.name for s in group.unchanged))}.</p>")
@@ -97,7 +98,8 @@ def _run_rows(entries: Sequence[Entry]) -> list[list[str]]:
              or "—"] for i, e in enumerate(entries)]
 
 
-def _picture(series: Series, group: Group, number: int) -> Picture:
+def _picture(series: Series, group: Group, number: str) -> Picture:
+    """``number``: the group's and the series', so that each picture's id is the page's only."""
     panels = [(series.figure, [p and p.value for p in series.points],
                [p.samples if p else [] for p in series.points])]
     if series.measured is not None:
