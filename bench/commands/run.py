@@ -125,6 +125,7 @@ def main(args: argparse.Namespace) -> int:
     from bench.cluster.spark_session import shutdown_gateway
     from bench.commands.report import write_report
     from bench.execute.experiment import run_experiment
+    from bench.report.progress_display import progress_display
 
     if cleaned := clean_leftovers():
         print(f"bench: {cleaned.describe()}")
@@ -137,7 +138,9 @@ def main(args: argparse.Namespace) -> int:
               f"{job.knobs.describe()}")
     run.mark_latest()
     try:
-        run_experiment(job, run, dataset)
+        # stderr: stdout is the answer's. -q silences it.
+        with progress_display(quiet=getattr(args, "quiet", False)) as observer:
+            run_experiment(job, run, dataset, observer)
     except BaseException:  # re-raised: an error, Ctrl-C or SIGTERM all end here first
         # Whatever finished is on disk; say where and how to finish, then let main() report
         # the cause.

@@ -7,10 +7,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from tqdm import tqdm
-
 from bench.execute.deployment import DEFAULT_PARTITIONS, score, train_weights
 from bench.execute.grid_runs import ProfileSession
+from bench.execute.progress import deployment_step
 from bench.ml.training import TrainedWeights
 from bench.store.records import DeploymentRun, Mode, TrialResult, best_on_validation
 
@@ -31,22 +30,24 @@ class Deployment:
     def run(self, session: ProfileSession, mode: Mode, reference: list[TrialResult]) -> None:
         """Score the rows on this profile in ``mode``; first retrain the chosen configuration
         (on this cluster) if no profile has yet. Replay needs the 1-node scoring."""
-        if self.trained is None and not self._retrain(session, reference):
-            return
         profile = session.pp.profile
+        step = deployment_step(profile, mode, self.rows)
+        session.observer.started(step)
+        if self.trained is None and not self._retrain(session, reference):
+            session.observer.skipped(step)
+            return
         if mode is Mode.REPLAY and self.reference is None:
             log.warning("%s: deployment not replayed: the 1-node scoring did not run in this "
                         "invocation", profile.name)
+            session.observer.skipped(step)
             return
         assert self.params is not None and self.trained is not None
-        with tqdm(total=1, desc=f"{profile.name} {mode.value} (deployment, {self.rows:,} rows)",
-                  unit="job", leave=True, disable=None) as bar:
-            run = score(session.sc, weights=self.trained.weights, family=session.recipe.model,
-                        params=self.params, data_bc=session.data_bc, rows=self.rows,
-                        partitions=self.partitions, profile=profile.name, mode=mode, repeat=0,
-                        nodes=profile.nodes, slots=profile.slots,
-                        replay=self.reference if mode is Mode.REPLAY else None)
-            bar.update()
+        run = score(session.sc, weights=self.trained.weights, family=session.recipe.model,
+                    params=self.params, data_bc=session.data_bc, rows=self.rows,
+                    partitions=self.partitions, profile=profile.name, mode=mode, repeat=0,
+                    nodes=profile.nodes, slots=profile.slots,
+                    replay=self.reference if mode is Mode.REPLAY else None)
+        session.observer.finished(step, run.wall_s)
         session.run_dir.append_deployment(run)
         if mode is Mode.MEASURED and profile.nodes == 1:
             self.reference = run

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 import bench
 from bench.cluster import Cluster, cluster_for
 from bench.cluster.leftovers import write_owner
@@ -23,6 +21,14 @@ from bench.execute.deployment_step import Deployment
 from bench.execute.grid_runs import ProfileSession, plan_grid_runs, profile_row, replay_payloads
 from bench.execute.plan import PlannedProfile
 from bench.execute.process_pool_floor import floor_profile, run_floor
+from bench.execute.progress import (
+    RunObserver,
+    Step,
+    deployment_step,
+    floor_step,
+    startup_step,
+    warmup_step,
+)
 from bench.execute.result_channel import ResultChannel
 from bench.execute.resume import RunJob
 from bench.execute.trial_order import measured_seconds, ordered
@@ -38,7 +44,8 @@ def package_archive(folder: Path) -> str:
     return shutil.make_archive(str(folder / "bench"), "zip", source.parent, source.name)
 
 
-def run_experiment(job: RunJob, run_dir: RunDirectory, dataset: Any) -> None:
+def run_experiment(job: RunJob, run_dir: RunDirectory, dataset: Any,
+                   observer: RunObserver | None = None) -> None:
     """Run every planned profile of ``job``; of a resumed one, only what the run directory has
     no result of.
 
@@ -49,13 +56,17 @@ def run_experiment(job: RunJob, run_dir: RunDirectory, dataset: Any) -> None:
     the configuration best on validation is retrained once and scores that many rows on every
     profile and mode (the deployment step). With ``job.floor``, each measured multi-node local
     profile that fits the host is followed by its process-pool floor: the same trials, in the
-    same order, on as many slots with no Spark (bench.execute.process_pool_floor)."""
+    same order, on as many slots with no Spark (bench.execute.process_pool_floor).
+
+    ``observer`` hears the planned steps first, then each step as it is made (execute.progress)."""
+    observer = observer or RunObserver()
+    observer.planned(plan_steps(job))
     with tempfile.TemporaryDirectory(prefix="bench-ship-") as ship, ExitStack() as clusters:
         write_owner(Path(ship), [])
         experiment = _Experiment(
             job, TrialRecipe.of(job.workload, job.knobs), run_dir, dataset,
             package_archive(Path(ship)), clusters,
-            Deployment(job.deploy_rows) if job.deploy_rows else None)
+            Deployment(job.deploy_rows) if job.deploy_rows else None, observer)
         for pp in job.planned:
             experiment.run_planned(pp)
 
@@ -71,17 +82,16 @@ class _Experiment:
     archive: str  # bench's zip, shipped to every cluster
     clusters: ExitStack  # stops the sweeps' shared clusters at the end of the run
     deployment: Deployment | None
+    observer: RunObserver
     reference: list[TrialResult] = field(default_factory=list)  # the 1-node measured trials
     shared: dict[str, Cluster] = field(default_factory=dict)  # a sweep's cluster, started once
 
     def run_planned(self, pp: PlannedProfile) -> None:
         """The profile's unfinished grid runs on its cluster, then its floor."""
         state = self.job.state
-        todo = [(mode, repeat) for mode in pp.modes for repeat in range(self.job.repeats)
-                if not state.is_finished((pp.profile.name, mode, repeat))]
+        todo = _todo(self.job, pp)
         results = self._run_profile(pp, todo) if todo else []  # finished: no cluster needed
-        if self.job.floor and todo and _has_floor(pp) and not state.is_finished(
-                (floor_profile(pp.profile.slots), Mode.MEASURED, 0)):
+        if _floor_due(self.job, pp, todo):
             self._run_floor(pp)
         if pp.profile.nodes == 1:  # its measured durations drive replay
             finished_before = [(pp.profile.name, Mode.MEASURED, r)
@@ -107,6 +117,8 @@ class _Experiment:
         results of its row. A sweep's count runs on its nodes of the shared cluster, as its own
         application."""
         profile = pp.profile
+        step = startup_step(profile)
+        self.observer.started(step)  # a sweep's shared cluster starts within its first count's
         shared = self._sweep_cluster(pp)  # started before the clock: not this count's start-up
         begin = time.perf_counter()
         cluster = shared or cluster_for(profile, self.run_dir.logs(profile.name))
@@ -114,11 +126,12 @@ class _Experiment:
                 spark_context(cluster, f"bench {self.run_dir.run_id} {profile.name}",
                               [self.archive], profile=profile) as sc:
             startup_s = time.perf_counter() - begin
+            self.observer.finished(step, startup_s)
             # Executors reach the driver at this address already; the channel listens there too.
             with ResultChannel(sc.getConf().get("spark.driver.host")) as channel:
                 data_bc = sc.broadcast(self.dataset)
                 session = ProfileSession(self.job, self.recipe, pp, self.run_dir, sc, channel,
-                                         data_bc, startup_s)
+                                         data_bc, startup_s, self.observer)
                 measured: list[TrialResult] = []
                 for mode in dict.fromkeys(m for m, _ in todo):
                     measured += self._run_mode(session, mode, [r for m, r in todo if m is mode])
@@ -146,15 +159,15 @@ class _Experiment:
         busy."""
         profile = pp.profile
         name = floor_profile(profile.slots)
-        label = f"{name} measured (process pool, no Spark)"
-        with tqdm(total=1, desc=label, unit="grid", leave=True, disable=None) as bar:
-            # The floor has always trained without the slowdown knob's sleep.
-            run = run_floor(ordered(self.job.specs, self.job.order,
-                                    measured_seconds(self.reference)),
-                            self.dataset, self.recipe.without_slowdown(), slots=profile.slots,
-                            threads_per_trial=profile.threads_per_trial,
-                            log_dir=self.run_dir.logs(name))
-            bar.update()
+        step = floor_step(profile, name, [s.trial_id for s in self.job.specs], self.job.order)
+        self.observer.started(step)
+        # The floor has always trained without the slowdown knob's sleep.
+        run = run_floor(ordered(self.job.specs, self.job.order, measured_seconds(self.reference)),
+                        self.dataset, self.recipe.without_slowdown(), slots=profile.slots,
+                        threads_per_trial=profile.threads_per_trial,
+                        log_dir=self.run_dir.logs(name),
+                        on_trial=lambda: self.observer.trial_done(step))
+        self.observer.finished(step, run.wall_s + run.warmup_s, run.trials)
         for trial in run.trials:
             self.run_dir.append_trial(trial)
         self.run_dir.append_profile_run(profile_row(
@@ -164,7 +177,40 @@ class _Experiment:
             startup_s=0.0, warmup_s=run.warmup_s, oversubscribed=False,
             started_at=run.started_at, ended_at=run.ended_at, probe_s=run.probe_s,
             order=self.job.order, runner="process-pool"))
-        log.info("%s: %d trials in %.2f s", label, len(run.trials), run.wall_s)
+        log.info("%s: %d trials in %.2f s", step.label, len(run.trials), run.wall_s)
+
+
+def plan_steps(job: RunJob) -> list[Step]:
+    """Every step ``job`` will make, in the order run_experiment makes them (what is finished
+    already left out): for the run's progress, before anything starts."""
+    steps = []
+    for pp in job.planned:
+        profile, todo = pp.profile, _todo(job, pp)
+        if todo:
+            steps.append(startup_step(profile))
+        for mode in dict.fromkeys(m for m, _ in todo):
+            steps.append(warmup_step(profile, mode))
+            # The order needs no durations here: only which trials each run has.
+            steps += [run.step(profile, mode, job.repeats) for run in plan_grid_runs(
+                job, profile, mode, [r for m, r in todo if m is mode], {})]
+            if job.deploy_rows:
+                steps.append(deployment_step(profile, mode, job.deploy_rows))
+        if _floor_due(job, pp, todo):
+            steps.append(floor_step(profile, floor_profile(profile.slots),
+                                    [s.trial_id for s in job.specs], job.order))
+    return steps
+
+
+def _todo(job: RunJob, pp: PlannedProfile) -> list[tuple[Mode, int]]:
+    """The profile's (mode, repeat) grid runs that have no result yet."""
+    return [(mode, repeat) for mode in pp.modes for repeat in range(job.repeats)
+            if not job.state.is_finished((pp.profile.name, mode, repeat))]
+
+
+def _floor_due(job: RunJob, pp: PlannedProfile, todo: list[tuple[Mode, int]]) -> bool:
+    """The profile's floor runs after it: asked for, due beside it and not yet made."""
+    return bool(job.floor and todo and _has_floor(pp) and not job.state.is_finished(
+        (floor_profile(pp.profile.slots), Mode.MEASURED, 0)))
 
 
 def _has_floor(pp: PlannedProfile) -> bool:

@@ -9,15 +9,15 @@ import statistics
 import time
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
-
-from tqdm import tqdm
 
 from bench.definitions.profile import ClusterProfile
 from bench.definitions.recipe import TrialRecipe
 from bench.definitions.workload import TrialSpec
 from bench.execute.plan import PlannedProfile
+from bench.execute.progress import RunObserver, Step, grid_step, warmup_step
 from bench.execute.result_channel import ResultChannel
 from bench.execute.resume import RunJob
 from bench.execute.runner import run_grid, warm_up_workers
@@ -64,7 +64,12 @@ class GridRun:
             return label + f" ({self.order.replace('_', ' ')}, order check)"
         if self.purpose is Purpose.WEAK_SCALING:
             return label + f" ({self.purpose.value}, {len(self.specs)} trials)"
-        return label + (f" {self.repeat + 1}/{repeats}" if repeats > 1 else "")
+        return label + (f" repeat {self.repeat + 1}/{repeats}" if repeats > 1 else "")
+
+    def step(self, profile: ClusterProfile, mode: Mode, repeats: int) -> Step:
+        """This run as a step of the run's progress."""
+        return grid_step(profile, mode, self.repeat, self.label(profile.name, mode, repeats),
+                         [s.trial_id for s in self.specs], self.order, self.purpose.is_repeat)
 
 
 def other_order(order: Order) -> Order:
@@ -147,13 +152,17 @@ class ProfileSession:
     channel: ResultChannel
     data_bc: Any
     startup_s: float  # the cluster's start until every executor registered
+    observer: RunObserver = field(default_factory=RunObserver)
 
     def warm_up(self, mode: Mode) -> Warm:
         """Warm every slot for ``mode``: TensorFlow where trials train, the dataset everywhere."""
         profile = self.pp.profile
+        step = warmup_step(profile, mode)
+        self.observer.started(step)
         seconds, workers = warm_up_workers(self.sc, profile.slots,
                                            tensorflow=mode is Mode.MEASURED,
                                            data_bc=self.data_bc)
+        self.observer.finished(step, seconds)
         fetches = [w["fetch_s"] for w in workers if w.get("fetch_s") is not None]
         log.info("%s %s: warm-up %.1f s on %d slots", profile.name, mode.value, seconds,
                  len(workers))
@@ -166,15 +175,15 @@ class ProfileSession:
         settings = TaskSettings(profile=profile.name, mode=mode, repeat=run.repeat,
                                 recipe=self.recipe, channel=self.channel.address,
                                 token=uuid.uuid4().hex)
-        label = run.label(profile.name, mode, self.job.repeats)
-        with tqdm(total=len(run.earlier) + len(run.specs), initial=len(run.earlier),
-                  desc=label, unit="trial", leave=True, disable=None) as bar:
-            arrivals = _Arrivals(self.run_dir if run.purpose.records_trials else None, bar)
-            started_at = time.time()
-            timing = run_grid(self.sc, run.specs, data_bc=self.data_bc, settings=settings,
-                              channel=self.channel, on_result=arrivals.take, replay=replay,
-                              max_failures_in_a_row=(
-                                  self.job.workload.training.max_failures_in_a_row))
+        step = run.step(profile, mode, self.job.repeats)
+        self.observer.started(step)
+        arrivals = _Arrivals(self.run_dir if run.purpose.records_trials else None,
+                             lambda: self.observer.trial_done(step))
+        started_at = time.time()
+        timing = run_grid(self.sc, run.specs, data_bc=self.data_bc, settings=settings,
+                          channel=self.channel, on_result=arrivals.take, replay=replay,
+                          max_failures_in_a_row=self.job.workload.training.max_failures_in_a_row)
+        self.observer.finished(step, timing.wall_s, arrivals.results)
         trials = run.earlier + arrivals.results
         self.run_dir.append_profile_run(profile_row(
             profile, profile=profile.name, mode=mode, repeat=run.repeat, trials=len(run.specs),
@@ -190,20 +199,20 @@ class ProfileSession:
                             if run.purpose is Purpose.WEAK_SCALING else []),
             data_fetch_s=warm.data_fetch_s,
         ))
-        log.info("%s: %d trials in %.2f s", label, len(arrivals.results), timing.wall_s)
+        log.info("%s: %d trials in %.2f s", step.label, len(arrivals.results), timing.wall_s)
         return trials
 
 
 class _Arrivals:
     """Each trial's result as it arrives: kept, written to trials.jsonl when ``run_dir`` is
-    given (the grid run records its trials), and counted on the progress bar."""
+    given (the grid run records its trials), and told to the run's progress."""
 
-    def __init__(self, run_dir: RunDirectory | None, bar: tqdm) -> None:
-        self.run_dir, self.bar = run_dir, bar
+    def __init__(self, run_dir: RunDirectory | None, arrived: Callable[[], None]) -> None:
+        self.run_dir, self.arrived = run_dir, arrived
         self.results: list[TrialResult] = []
 
     def take(self, result: TrialResult) -> None:
         if self.run_dir is not None:
             self.run_dir.append_trial(result)
         self.results.append(result)
-        self.bar.update()
+        self.arrived()

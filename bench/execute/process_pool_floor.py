@@ -26,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,6 +105,7 @@ class FloorRun:
 def run_floor(
     specs: list[TrialSpec], dataset: Any, recipe: TrialRecipe, *, slots: int,
     threads_per_trial: int, pin_cpus: bool = True, repeat: int = 0, log_dir: Path | None = None,
+    on_trial: Callable[[], None] | None = None,
 ) -> FloorRun:
     """Run ``specs`` in this order, one trial per task, on a pool of ``slots`` warm processes.
 
@@ -116,7 +117,8 @@ def run_floor(
     outside a trial, or died) is raised here with the worker's traceback. With ``log_dir`` (made
     if missing), each worker's stderr goes to ``log_dir/worker.<pid>``. The pool's processes are
     stopped before this returns or raises, Ctrl-C and SIGTERM included (loky's resource trackers
-    stay: they serve the whole process).
+    stay: they serve the whole process). ``on_trial`` is called as each trial's result arrives,
+    in a thread of the pool's.
     """
     _check_pool(slots, threads_per_trial, recipe.model)
     from joblib.externals.loky import ProcessPoolExecutor
@@ -137,7 +139,7 @@ def run_floor(
         barrier = tempfile.mkdtemp(prefix="bench-floor-")
         workers = _warm_up_pool(executor, barrier, slots, plan)
         warmup_s = time.perf_counter() - begin
-        timed = _run_trials(executor, specs, settings)
+        timed = _run_trials(executor, specs, settings, on_trial)
         clean = True
     finally:
         # A clean end lets the workers exit on their own; an error or Ctrl-C kills them.
@@ -198,7 +200,8 @@ class _TimedTrials:
         return trials
 
 
-def _run_trials(executor: Any, specs: list[TrialSpec], settings: TaskSettings) -> _TimedTrials:
+def _run_trials(executor: Any, specs: list[TrialSpec], settings: TaskSettings,
+                on_trial: Callable[[], None] | None = None) -> _TimedTrials:
     """Submit every trial at once (the pool queues them in order) and wait for all of them."""
     payloads = [trial_payload(s) for s in specs]
     received_at: list[float | None] = [None] * len(payloads)
@@ -207,7 +210,7 @@ def _run_trials(executor: Any, specs: list[TrialSpec], settings: TaskSettings) -
     for i, payload in enumerate(payloads):
         future = executor.submit(_floor_trial, payload, settings)
         # Runs in loky's thread the moment the result is in: the trial's arrival time.
-        future.add_done_callback(functools.partial(_arrived, received_at, i))
+        future.add_done_callback(functools.partial(_arrived, received_at, i, on_trial))
         futures.append(future)
     raws = _results(futures)
     # The waiters are woken before the callbacks run: the last one may not have run yet.
@@ -216,8 +219,11 @@ def _run_trials(executor: Any, specs: list[TrialSpec], settings: TaskSettings) -
     return _TimedTrials(raws, arrived, started_at, max(arrived, default=started_at))
 
 
-def _arrived(received_at: list[float | None], i: int, _: concurrent.futures.Future) -> None:
+def _arrived(received_at: list[float | None], i: int, on_trial: Callable[[], None] | None,
+             _: concurrent.futures.Future) -> None:
     received_at[i] = time.time()
+    if on_trial is not None:
+        on_trial()
 
 
 @contextlib.contextmanager
