@@ -31,6 +31,16 @@ def speedup(t1: float, tn: float) -> float:
     return t1 / tn
 
 
+def speedup_sd(t1: Stats, tn: Stats) -> float | None:
+    """The sd of S = mean T(1) / mean T(N) by first-order error propagation, as hyperfine's
+    "ran 1.75 ± 0.04 times faster": S x sqrt((sd1 / T1)² + (sdN / TN)²). None with one repeat
+    on both sides: no spread to propagate."""
+    if t1.n < 2 and tn.n < 2:
+        return None
+    s = t1.mean / tn.mean
+    return s * math.hypot(t1.sd / t1.mean, tn.sd / tn.mean)
+
+
 def efficiency(speedup_n: float, nodes: int) -> float:
     """E(N) = S(N) / N."""
     return speedup_n / nodes

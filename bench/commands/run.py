@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from bench import __version__
@@ -13,6 +16,7 @@ from bench.cluster._local import LOOPBACK
 from bench.cluster.environment import capture
 from bench.cluster.leftovers import clean_leftovers
 from bench.cluster.preflight import check_java, check_memory, check_ports, usable_cores
+from bench.commands.report import Written, add_output_options, show
 from bench.definitions.knobs import read_test_knobs
 from bench.definitions.locations import PROJECT_ROOT
 from bench.definitions.profile import DEFAULT_PROFILES, load_profiles, memory_mb, with_nodes
@@ -23,7 +27,7 @@ from bench.execute.plan import ModeChoice, plan
 from bench.execute.resume import ResumeState, RunJob, load_resume
 from bench.ml.datasets import load_dataset
 from bench.store.records import DEFAULT_ORDER, FORMAT_VERSION, ORDERS, Mode
-from bench.store.rundir import HTML_REPORT, REPORT, RunDirectory
+from bench.store.rundir import RunDirectory
 
 
 def _whole_number(text: str, minimum: int) -> int:
@@ -102,10 +106,45 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
                         help="finish a run whose driver died: run only the trials that have no "
                              "result, then report the whole run (everything else comes from "
                              "the run)")
+    add_output_options(parser)
     parser.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.format != "json":
+        written = _run(args)
+        show(written, args.format, args.full, first=(("run directory", written.run.path),))
+        return 0
+    # Only the summary on stdout: whatever the run prints, Spark's processes included, goes to
+    # stderr until it is written.
+    with _stdout_to_stderr():
+        written = _run(args)
+    show(written, "json", False)
+    return 0
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """stdout, Python's and file descriptor 1 (the processes it starts inherit), onto stderr."""
+    sys.stdout.flush()
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (a test's StringIO)
+        fd = None
+    saved = os.dup(fd) if fd is not None else None
+    if fd is not None:
+        os.dup2(sys.stderr.fileno(), fd)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stderr.flush()
+        if saved is not None:
+            os.dup2(saved, fd)
+            os.close(saved)
+
+
+def _run(args: argparse.Namespace) -> Written:
     # Everything a user can get wrong is checked before a file is written or a process started.
     if args.resume is not None:
         run, job = _resumed(args)
@@ -123,7 +162,7 @@ def main(args: argparse.Namespace) -> int:
     # Spark and the report's plotting load only once the input is checked: `bench --help` and
     # bad input stay light.
     from bench.cluster.spark_session import shutdown_gateway
-    from bench.commands.report import write_report
+    from bench.commands.report import write_reports
     from bench.execute.experiment import run_experiment
     from bench.report.progress_display import progress_display
 
@@ -145,16 +184,13 @@ def main(args: argparse.Namespace) -> int:
         # Whatever finished is on disk; say where and how to finish, then let main() report
         # the cause.
         with contextlib.suppress(Exception):
-            write_report(run)
+            write_reports(run)
         print(f"bench: finished trials are in {run.path / 'trials.jsonl'}; to run the rest: "
               f"bench run --resume {run.path}")
         raise
     finally:
         shutdown_gateway()
-    print(write_report(run))
-    print(f"\nrun directory: {run.path}\nreport: {run.path / REPORT}\n"
-          f"report with pictures: {run.path / HTML_REPORT}")
-    return 0
+    return write_reports(run)
 
 
 def _check_clusters(job: RunJob) -> None:

@@ -39,6 +39,19 @@ def table_rows(summary: RunSummary) -> list[list[str]]:
     return out
 
 
+SHORT_HEADERS = ["profile", "mode", "nodes", "time (mean ± sd) s", "speedup", "efficiency",
+                 "eff. vs bound"]
+
+
+def short_rows(summary: RunSummary) -> list[list[str]]:
+    """The short answer's table (SHORT_HEADERS): the main table's columns a reader came for
+    (the speedup's spread is in the answer's 'ran ... times faster' lines)."""
+    return [[r.name, mode_label(r), str(r.nodes),
+             f"{r.wall.mean:.2f}" + (f" ± {r.wall.sd:.2f}" if r.wall.n > 1 else ""),
+             num(r.speedup), num(r.efficiency), num(r.efficiency_vs_bound)]
+            for r in summary.rows]
+
+
 def _identical(acc: Accuracy) -> str:
     if acc.metrics_identical is None:
         return "not checked (one measured profile)"
