@@ -1,7 +1,7 @@
 """Every kind of malformed input, through the real command line (bench.cli.main, and for a
 few `python -m bench ...`).
 
-Each must exit with code 2, say what is wrong, where (file, table, key or option) and how to fix
+Each must exit with code 2 (3: no usable reference for the gate), say what is wrong, where (file, table, key or option) and how to fix
 it (the `fix:` line), print no traceback, and leave nothing half-written: no run directory in
 `--out`, no file changed anywhere in the test's folder.
 """
@@ -36,6 +36,7 @@ class Case:
     env: dict[str, str | None] = field(default_factory=dict)  # None unsets a variable
     out: Path | None = None  # the run's --out, when not <tmp>/runs
     hold: socket.socket | None = None  # kept open while bench runs, closed after
+    code: int = 2  # the exit code due
 
 
 Build = Callable[[Path], Case]
@@ -170,7 +171,8 @@ def check_missing_baseline_file(tmp: Path) -> Case:
 def check_without_saved_baseline(tmp: Path) -> Case:
     run = write_run(tmp / "made")
     return Case(["check", str(run), "--baselines-dir", str(tmp / "baselines")],
-                "no reference for w grid 'g'", str(tmp / "baselines"), "bench reference save")
+                "no reference for w grid 'g'", str(tmp / "baselines"), "bench reference save",
+                code=3)
 
 
 def no_java(tmp: Path) -> Case:
@@ -340,7 +342,7 @@ def test_bad_input_exits_2_saying_what_where_and_how_to_fix(tmp_path, build, in_
     before, out_before = tree(tmp_path), entries(out)
     done = run_case(tmp_path, case, monkeypatch, in_process)
     message = done.stderr
-    assert done.returncode == 2, done.stdout + message
+    assert done.returncode == case.code, done.stdout + message
     assert "Traceback" not in message and "Traceback" not in done.stdout, message
     assert case.what in message, message
     assert case.where in message, message

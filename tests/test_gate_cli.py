@@ -29,8 +29,8 @@ def bench(*args: str) -> subprocess.CompletedProcess:
     return bench_main(*args)
 
 
-def assert_user_error(proc: subprocess.CompletedProcess, *phrases: str) -> None:
-    assert proc.returncode == 2, proc.stdout + proc.stderr
+def assert_user_error(proc: subprocess.CompletedProcess, *phrases: str, code: int = 2) -> None:
+    assert proc.returncode == code, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
     for phrase in phrases:
         assert phrase in proc.stderr, proc.stderr
@@ -129,16 +129,51 @@ def test_check_exits_0_on_an_unchanged_run_and_1_on_a_regression(tmp_path):
     assert "bench reference save" in slow.stdout
 
 
-def test_check_without_a_reference_or_with_a_foreign_one_is_a_user_error(tmp_path):
+def test_check_without_a_usable_reference_exits_3(tmp_path):
+    """No reference, one of another machine or of another definition: exit 3, which CI tells
+    from a regression (1) and from a mistyped command (2)."""
     run = write_run(tmp_path / "run")
     assert_user_error(bench("check", str(run), "--references-dir", str(tmp_path / "none")),
-                      "no reference", "bench reference save")
+                      "no reference", "bench reference save", code=3)
     other_machine = write_run(tmp_path / "other", environment={"cpu_model": "elsewhere"})
     assert_user_error(bench("check", str(run), "--reference", str(other_machine)),
-                      "another kind of machine")
+                      "another kind of machine", code=3)
     other_grid = write_run(tmp_path / "grid", workload_hash="changed")
     assert_user_error(bench("check", str(run), "--reference", str(other_grid)),
-                      "does not match this run", "bench reference save")
+                      "does not match this run", "bench reference save", code=3)
+    assert_user_error(bench("check", str(run), "--history", str(tmp_path / "no-history")),
+                      "no history here", code=3)
+    # a file that is no result is an input error, not a missing reference
+    assert_user_error(bench("check", str(run), "--reference", str(tmp_path / "nothing")),
+                      "no such file")
+
+
+def test_check_json_and_markdown_write_only_their_document_on_stdout(tmp_path):
+    base = write_run(tmp_path / "base")
+    assert bench("reference", "save", str(base), "--dir", str(tmp_path / "ref")).returncode == 0
+    slow = write_run(tmp_path / "slow", scale=1.2)
+    data = bench("check", str(slow), "--references-dir", str(tmp_path / "ref"), "--format",
+                 "json")
+    assert data.returncode == 1, data.stdout + data.stderr
+    doc = json.loads(data.stdout)  # nothing else on stdout
+    assert doc["gate"]["status"] == "regression" and doc["gate"]["judged"] > 0
+    assert any(r["line"].startswith("local (measured): grid wall time at equal machine speed "
+                                    "regressed +20.0 %") for r in doc["gate"]["regressions"])
+    assert "regression(s) against" in data.stderr  # the verdict for a person, on stderr
+    md = bench("check", str(slow), "--references-dir", str(tmp_path / "ref"), "--format",
+               "markdown")
+    assert md.returncode == 1
+    assert md.stdout.startswith("## bench check: ")
+    assert "regression(s)" in md.stdout.splitlines()[0]
+    assert "- local (measured): grid wall time at equal machine speed regressed" in md.stdout
+    assert "<details><summary>Every figure (" in md.stdout and md.stdout.endswith("</details>\n")
+    same = bench("check", str(write_run(tmp_path / "same")), "--references-dir",
+                 str(tmp_path / "ref"), "--format", "markdown")
+    assert same.returncode == 0 and same.stdout.startswith("## bench check: no regression\n")
+    ok = json.loads(bench("check", str(base), "--references-dir", str(tmp_path / "ref"),
+                          "--format", "json").stdout)
+    assert ok["gate"]["status"] == "pass" and ok["gate"]["regressions"] == []
+    assert ok["gate"]["reference"] == ok["a"] and ok["gate"]["judged"] > 0
 
 
 def test_compare_prints_table_markdown_and_json(tmp_path):
@@ -147,6 +182,7 @@ def test_compare_prints_table_markdown_and_json(tmp_path):
     assert table.returncode == 0 and "worse" in table.stdout and "verdict" in table.stdout
     md = bench("compare", str(a), str(b), "--format", "markdown")
     assert md.stdout.startswith("# bench compare")
+    assert re.search(r"^- figures: \d+ \w+", md.stdout, re.M), md.stdout
     data = json.loads(bench("compare", str(a), str(b), "--format", "json").stdout)
     assert {f["verdict"] for f in data["figures"]} >= {"worse", "same"}
     assert_user_error(bench("compare", str(a), str(tmp_path / "nothing")), "no such file")
@@ -155,12 +191,12 @@ def test_compare_prints_table_markdown_and_json(tmp_path):
 def test_reference_show_names_the_file_or_says_there_is_none(tmp_path):
     missing = bench("reference", "show", "--workload", "digits-mlp", "--grid", "small",
                     "--dir", str(tmp_path))
-    assert missing.returncode == 1 and "bench reference save" in missing.stderr
+    assert missing.returncode == 3 and "bench reference save" in missing.stderr
     run = write_run(tmp_path / "r", name="digits-mlp")  # its grid is 'g'
     assert bench("reference", "save", str(run), "--dir", str(tmp_path / "ref")).returncode == 0
     found = bench("reference", "show", "--workload", "digits-mlp", "--grid", "small",
                   "--dir", str(tmp_path / "ref"))
-    assert found.returncode == 1  # a reference of grid 'g' is not one of grid 'small'
+    assert found.returncode == 3  # a reference of grid 'g' is not one of grid 'small'
     assert_user_error(bench("reference", "show", "--grid", "nope"), "has no grid 'nope'")
 
 

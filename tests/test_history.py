@@ -226,7 +226,7 @@ def test_check_against_the_history_passes_an_unchanged_run_and_fails_a_slowed_on
 def test_check_with_no_usable_entry_is_no_reference(tmp_path):
     history = added(tmp_path, runs=2, slowed_from=0)  # test knobs on: no reference
     done = bench("check", str(made(tmp_path, 3)), "--history", str(history))
-    assert done.returncode == 2 and "no usable reference in the history" in done.stderr
+    assert done.returncode == 3 and "no usable reference in the history" in done.stderr
     both = bench("check", str(made(tmp_path, 4)), "--history", str(history), "--reference",
                  str(made(tmp_path, 5)))
     assert both.returncode == 2 and "give one of them" in both.stderr
@@ -236,7 +236,7 @@ def test_a_run_already_in_the_history_is_not_its_own_reference(tmp_path):
     history = added(tmp_path, runs=1)
     (only,) = entries(history)
     done = bench("check", str(tmp_path / "runs" / only.run_id), "--history", str(history))
-    assert done.returncode == 2 and "no usable reference" in done.stderr
+    assert done.returncode == 3 and "no usable reference" in done.stderr
 
 
 def test_pooling_makes_the_recent_runs_repeats_samples_of_one_reference(tmp_path):

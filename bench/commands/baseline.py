@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bench.commands.check import REFERENCE_DIR
 from bench.definitions.workload import load_workload
+from bench.errors import EXIT_NO_REFERENCE
 
 
 def add_parser(verbs: argparse._SubParsersAction) -> None:
@@ -23,7 +24,7 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
                       help="where references go (default: reports/references)")
     save.set_defaults(func=_save)
     show = actions.add_parser("show", help="print the reference of a workload and grid on this "
-                                           "machine; exit 1 when there is none")
+                                           "machine; exit 3 when there is none")
     show.add_argument("--workload", metavar="NAME|PATH", default=None)
     show.add_argument("--grid", metavar="NAME", default=None)
     show.add_argument("--dir", type=Path, default=None, metavar="DIR",
@@ -53,6 +54,6 @@ def _show(args: argparse.Namespace) -> int:
     if path is None:
         print(f"bench: no reference for {workload.name} grid '{grid}' on this machine; make one: "
               "bench reference save RUN_DIR", file=sys.stderr)
-        return 1
+        return EXIT_NO_REFERENCE
     print(path)
     return 0

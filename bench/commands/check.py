@@ -1,21 +1,23 @@
-"""`bench check RUN`: the regression gate. Exit 0: nothing regressed; 1: a regression; 2: no
-usable reference (or another user error)."""
+"""`bench check RUN`: the regression gate. Exit 0: nothing regressed; 1: a regression; 2: a
+usage or input error; 3: no usable reference."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.commands.compare import FORMATS, render
+from bench.commands.compare import FORMATS
 from bench.commands.history import HISTORY_DIR, RECENT
 from bench.definitions.locations import PROJECT_ROOT
-from bench.errors import UserError
+from bench.errors import EXIT_OK, EXIT_REGRESSION, NoReference, UserError
 
 if TYPE_CHECKING:
+    from bench.compare.comparison_report import GateOutcome
     from bench.compare.results import Result
 
-EXIT_REGRESSION = 1
 # bench.compare.references.REFERENCE_DIR, spelled here: that module loads scipy (tests check both)
 REFERENCE_DIR = PROJECT_ROOT / "reports" / "references"
 
@@ -47,7 +49,10 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
                              "instead, pooled into one reference (default DIR: reports/history)")
     parser.add_argument("--recent", type=int, default=RECENT, metavar="K",
                         help=f"with --history: pool the K most recent runs (default {RECENT})")
-    parser.add_argument("--format", choices=FORMATS, default="table")
+    parser.add_argument("--format", choices=FORMATS, default="table",
+                        help="table (default); markdown: a comment for a pull request or "
+                             "$GITHUB_STEP_SUMMARY; json: only JSON on stdout, the verdict under "
+                             '"gate"')
     parser.set_defaults(func=main)
 
 
@@ -55,6 +60,7 @@ def main(args: argparse.Namespace) -> int:
     # the comparison's modules load scipy: imported on use, so that `bench --help` stays light
     from bench.compare import gate
     from bench.compare.comparison import compare
+    from bench.compare.comparison_report import GateOutcome
     from bench.compare.references import find_reference
     from bench.compare.results import load_result
 
@@ -65,35 +71,38 @@ def main(args: argparse.Namespace) -> int:
         reference_spec = args.reference or find_reference(run.summary, args.references_dir)
         reference = load_result(reference_spec)
     if reference.summary.get("machine") != run.summary.get("machine"):
-        raise UserError(
+        raise NoReference(
             "the reference was measured on another kind of machine: its absolute times do not "
             "judge this one", where=str(reference_spec),
             fix="make a reference on this machine: bench reference save RUN_DIR")
     comparison = compare(reference.summary, run.summary, a_label=reference.label,
                          b_label=run.label)
     gate.require_comparable(comparison, str(reference_spec))
-    print(render(comparison, args.format))
-    found = gate.regressions(comparison)
-    judged = [fc for fc in comparison.figures if fc.gated and fc.figure.gated]
-    shown = [fc for fc in comparison.figures if fc.gated_as]
-    skipped = [fc for fc in comparison.figures
-               if not fc.gated and fc.figure.gated and not fc.gated_as]
-    print()
-    if found:
-        print(f"bench check: {len(found)} regression(s) against {reference.label}:")
-        for fc in found:
-            print(f"  - {gate.describe(fc)}")
-        if args.history is not None:  # the history's next runs become the reference
-            print("  fix the cause; if the change is intended, it is the reference once it is "
-                  f"in the {args.recent} most recent runs: bench history add {args.run}")
-        else:
-            print("  fix the cause; if the change is intended, save a new reference: "
-                  f"bench reference save {args.run}")
-        return EXIT_REGRESSION
-    print(f"bench check: no regression against {reference.label} ({len(judged)} figures judged"
-          + (f"; {len(shown)} as measured, judged at equal machine speed" if shown else "")
-          + (f"; {len(skipped)} not judged: {skipped[0].why}" if skipped else "") + ")")
-    return 0
+    if args.history is not None:  # the history's next runs become the reference
+        fix = ("fix the cause; if the change is intended, it is the reference once it is in "
+               f"the {args.recent} most recent runs: bench history add {args.run}")
+    else:
+        fix = ("fix the cause; if the change is intended, save a new reference: "
+               f"bench reference save {args.run}")
+    outcome = GateOutcome.of(comparison, reference.label, fix)
+    _print(outcome, args.format)
+    return EXIT_REGRESSION if outcome.found else EXIT_OK
+
+
+def _print(outcome: GateOutcome, fmt: str) -> None:
+    """json and markdown: only the document on stdout, the verdict line on stderr too."""
+    from bench.compare import comparison_report as printed
+
+    if fmt == "json":
+        print(json.dumps(printed.gate_json(outcome), indent=2, allow_nan=False))
+    elif fmt == "markdown":
+        print(printed.gate_markdown(outcome), end="")
+    else:
+        print(printed.to_table(outcome.comparison))
+        print()
+        print("\n".join(printed.gate_lines(outcome)))
+        return
+    print("\n".join(printed.gate_lines(outcome)), file=sys.stderr)
 
 
 def _history_reference(run: Result, args: argparse.Namespace) -> tuple[Path, Result]:
@@ -109,6 +118,10 @@ def _history_reference(run: Result, args: argparse.Namespace) -> tuple[Path, Res
         raise UserError(f"--recent {args.recent}: no run to pool", where="--recent",
                         fix="give 1 or more, e.g. --recent 5")
     doc = run.summary
+    if not args.history.is_dir():  # nothing to judge against, as without a reference
+        raise NoReference("no history here", where=str(args.history),
+                          fix="add runs to it first: bench history add RUN_DIR (or check "
+                              "against a saved reference: bench check RUN)")
     entries = read_group(args.history, doc["workload"], doc["grid"], doc["machine"])
     reference = reference_from_history(run, entries, args.recent, where=str(args.history))
     return reference.path, reference

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bench.compare.comparison import Comparison
 from bench.compare.judging import FigureComparison, Verdict
-from bench.errors import UserError
+from bench.errors import NoReference
 
 
 def regressions(comparison: Comparison) -> list[FigureComparison]:
@@ -22,7 +22,7 @@ def regressions(comparison: Comparison) -> list[FigureComparison]:
 def require_comparable(comparison: Comparison, reference: str) -> None:
     """A reference of another workload, grid or profile definition cannot judge this run."""
     if comparison.mismatches:
-        raise UserError(
+        raise NoReference(
             "the reference does not match this run: " + "; ".join(comparison.mismatches),
             where=reference,
             fix="run with the reference's workload, grid and --clusters, or make a new "

@@ -19,7 +19,7 @@ from bench.compare import gate
 from bench.compare.comparison import compare
 from bench.compare.history import Entry
 from bench.compare.results import Result
-from bench.errors import UserError
+from bench.errors import NoReference
 
 
 def definition(summary: dict[str, Any]) -> tuple:
@@ -97,7 +97,7 @@ def reference_from_history(run: Result, entries: Sequence[Entry], recent: int,
     fit = usable(entries, run.summary, recent)
     if not fit:
         doc = run.summary
-        raise UserError(
+        raise NoReference(
             f"no usable reference in the history for {doc['workload']} grid '{doc['grid']}' on "
             f"this kind of machine ({doc['machine']}): {len(entries)} entries, none with this "
             "run's definition and without a test knob", where=where,

@@ -16,7 +16,7 @@ from typing import Any
 from bench.cluster.environment import hardware, machine_fingerprint
 from bench.compare.results import Result
 from bench.definitions.locations import PROJECT_ROOT
-from bench.errors import UserError
+from bench.errors import NoReference, UserError
 from bench.store.rundir import write_json
 
 REFERENCE_DIR = PROJECT_ROOT / "reports" / "references"
@@ -78,7 +78,7 @@ def find_reference(summary: dict[str, Any], folder: Path | None = None) -> Path:
     env = summary.get("environment") or {}
     machine = f"{env.get('cpu_model')}, {env.get('usable_cores')} cores, " \
               f"{env.get('memory_gib')} GiB"
-    raise UserError(
+    raise NoReference(
         f"no reference for {summary['workload']} grid '{summary['grid']}' on this kind of "
         f"machine ({summary['machine']}: {machine})"
         + (f"; {len(others)} reference(s) of other machines exist" if others else ""),
