@@ -51,7 +51,7 @@ def _trials(names: list[str]) -> str:
     joined = ", ".join(names)
     if len(joined) <= MOST_NAMED:
         return joined
-    return f"{len(names)} trials"
+    return f"{len(names)} trials"  # report.md names them
 
 
 def waterfall_line(summary: RunSummary) -> str | None:
@@ -60,10 +60,10 @@ def waterfall_line(summary: RunSummary) -> str | None:
     if not summary.waterfalls:
         return None
     w = max(summary.waterfalls, key=lambda w: w.nodes)  # the first of the largest
-    line = f"where {w.name}'s speedup went: " + " -> ".join(
+    line = f"{w.name}'s speedup went: " + " -> ".join(
         f"{s.stage} {s.speedup:.2f}" for s in w.steps)
     if w.stragglers:
-        line += f"; last wave held by {_trials(w.stragglers)}"
+        line += f"; {_trials(w.stragglers)} held the last wave"
     return line
 
 
@@ -89,8 +89,8 @@ def warnings(summary: RunSummary) -> list[str]:
     if acc is not None and acc.metrics_identical is False:
         found.append(f"metrics differ across measured profiles: {len(acc.mismatches)} "
                      "differences (report.md lists them)")
-    found += [f"the host's speed moved between {c.name} and {c.floor} (machine probe "
-              f"{c.probe_ratio:.2f}x): compare them at equal machine speed (report.md)"
+    found += [f"{c.name} and {c.floor} met the host at other speeds (machine probe "
+              f"{c.probe_ratio:.2f}x): see report.md"
               for c in summary.floor_comparisons if c.speed_moved and c.probe_ratio]
     found += _grouped([n for n in summary.notes if not n.startswith(EXPLAINING)])
     shown = [_cut(f"warning: {w}") for w in found[:MOST_WARNINGS]]
