@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 
 from bench.analyse.scaling_model import estimate_overheads, simulate_makespan
-from bench.definitions.profile import ClusterProfile
+from bench.definitions.knobs import TestKnobs
+from bench.definitions.profile import ClusterProfile, load_profiles
+from bench.definitions.workload import load_workload
+from bench.execute.experiment import plan_steps
+from bench.execute.plan import ModeChoice
+from bench.execute.plan import plan as plan_profiles
 from bench.execute.progress import (
     Step,
     StepKind,
@@ -19,6 +24,7 @@ from bench.execute.progress import (
     startup_step,
     warmup_step,
 )
+from bench.execute.resume import ResumeState, RunJob
 from bench.report.progress import RunProgress
 from bench.report.progress_display import ProgressDisplay, duration, progress_display
 from bench.store.records import Mode, TrialResult, TrialStatus
@@ -198,7 +204,7 @@ def test_the_grid_done_line_counts_the_trials_that_arrived():
     clock.now += 42.7
     display.finished(step, 42.7)
     assert out.getvalue() == ("bench: [local measured] grid done: 4/4 trials in 42.7 s; "
-                              "run 100 % done (4/4 trials), about 0 s left (rough estimate)\n")
+                              "run 100 % done (4/4 trials)\n")
 
 
 def test_on_a_terminal_one_live_line_cleared_at_the_end():
@@ -223,3 +229,44 @@ def test_quiet_shows_nothing():
                                                (3900, "1 h 05 min")])
 def test_durations_read_as_people_say_them(seconds, text):
     assert duration(seconds) == text
+
+
+def job(repeats: int = 2, state: ResumeState | None = None) -> RunJob:
+    workload = load_workload("digits-mlp")
+    profiles = load_profiles(["local", "2-node"])
+    return RunJob(workload, "small", workload.trials("small"),
+                  plan_profiles(profiles, ModeChoice.AUTO, host_cores=2), repeats, "auto",
+                  TestKnobs(), state or ResumeState(), "longest_first", trials_per_node=1,
+                  deploy_rows=1000, floor=True)
+
+
+def test_the_plan_has_every_step_the_run_makes_in_its_order():
+    steps = plan_steps(job())
+    assert [(s.kind.name, s.label, s.trials) for s in steps] == [
+        ("STARTUP", "local", 0),
+        ("WARMUP", "local measured", 0),
+        ("GRID", "local measured repeat 1/2", 9),
+        ("GRID", "local measured repeat 2/2", 9),
+        ("DEPLOYMENT", "local measured (deployment, 1,000 rows)", 0),
+        ("STARTUP", "2-node", 0),
+        ("WARMUP", "2-node measured", 0),
+        ("GRID", "2-node measured repeat 1/2", 9),
+        ("GRID", "2-node measured repeat 2/2", 9),
+        ("GRID", "2-node measured (weak scaling, 2 trials)", 2),
+        ("DEPLOYMENT", "2-node measured (deployment, 1,000 rows)", 0),
+        ("WARMUP", "2-node replay", 0),
+        ("GRID", "2-node replay repeat 1/2", 9),
+        ("GRID", "2-node replay repeat 2/2", 9),
+        ("GRID", "2-node replay (grid, order check)", 9),
+        ("GRID", "2-node replay (weak scaling, 2 trials)", 2),
+        ("DEPLOYMENT", "2-node replay (deployment, 1,000 rows)", 0),
+        ("FLOOR", "floor-2 measured (process pool, no Spark)", 9),
+    ]
+    assert [s.reference for s in steps if s.kind is StepKind.GRID].count(True) == 2
+
+
+def test_a_resumed_run_plans_only_what_has_no_result():
+    state = ResumeState(finished={("local", Mode.MEASURED, 0), ("floor-2", Mode.MEASURED, 0)})
+    labels = [s.label for s in plan_steps(job(state=state))]
+    assert "local measured repeat 1/2" not in labels and "local measured repeat 2/2" in labels
+    assert not any(label.startswith("floor-2") for label in labels)

@@ -44,6 +44,8 @@ def time_left(eta: Eta) -> str:
     if eta.remaining_s is None or eta.fraction is None:
         return f"run {trials}, time left known after the first trial"
     left = 5 * round(eta.remaining_s / 5)  # an estimate: no false precision
+    if left == 0:
+        return f"run {math.floor(eta.fraction * 100)} % done ({trials})"
     said = f"about {duration(left)}" if left >= 60 else f"about {left} s"
     return (f"run {math.floor(eta.fraction * 100)} % done ({trials}), {said} left "
             f"({eta.basis} estimate)")
