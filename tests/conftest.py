@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import signal
 import textwrap
 import time
 from collections.abc import Iterator
@@ -134,6 +135,8 @@ def shared_cluster(tmp_path_factory: pytest.TempPathFactory,
     cluster = LocalStandaloneCluster(load_profile("2-node"),
                                      tmp_path_factory.mktemp("shared-cluster-logs"))
     atexit.register(cluster.stop)  # safe twice; covers an exit that skips the teardown
+    # SIGTERM (a CI timeout, `kill`) ends the session as Ctrl-C does: with every teardown
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         cluster.start()
         _SHARED["pids"] = set(cluster.pids())
@@ -142,6 +145,11 @@ def shared_cluster(tmp_path_factory: pytest.TempPathFactory,
     finally:
         cluster.stop()
         _SHARED["pids"], _SHARED["temp"] = set(), set()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 TINY_WORKLOAD = """
