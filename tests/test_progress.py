@@ -125,6 +125,8 @@ def test_once_the_1_node_run_is_done_the_model_predicts_the_grids_to_come():
     assert eta.remaining_s == pytest.approx(model + 3.8)
     # launches 0.1 s after the dispatch, 0.1 s apart: a 0.1-4.1, b 0.2-2.2, c 2.3-5.3, d 4.2-5.2
     assert model == pytest.approx(5.3)
+    # the first deployment: 80 000 rows at the default rate, and the retraining of a mean trial
+    assert p.estimate(deployment_step(LOCAL, Mode.MEASURED, 80_000)) == pytest.approx(1.0 + 2.5)
     # the replayed grid in progress counts its prediction minus its time so far
     p.start(steps[3])
     p.finish(steps[3])
@@ -144,8 +146,8 @@ def test_a_deployment_is_estimated_at_the_last_ones_rate_and_a_skipped_step_coun
     p = RunProgress([first, second], clock)
     assert p.estimate(first) == 800 / 80_000
     p.start(first)
-    clock.now += 4.0
-    p.finish(first)
+    clock.now += 9.0
+    p.finish(first, seconds=4.0)  # 5 s retraining, 4 s scoring
     assert p.estimate(second) == 2.0  # 200 rows a second on a slot, 2 slots
     p.skip(second)
     assert p.eta().remaining_s == 0.0

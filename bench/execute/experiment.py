@@ -167,7 +167,7 @@ class _Experiment:
                         threads_per_trial=profile.threads_per_trial,
                         log_dir=self.run_dir.logs(name),
                         on_trial=lambda: self.observer.trial_done(step))
-        self.observer.finished(step, run.wall_s + run.warmup_s, run.trials)
+        self.observer.finished(step, run.wall_s, run.trials)  # as a grid's: no warm-up
         for trial in run.trials:
             self.run_dir.append_trial(trial)
         self.run_dir.append_profile_run(profile_row(

@@ -13,8 +13,8 @@ estimated:
 - cluster start-up and warm-up: fixed + per-node seconds (the defaults below, from the reference
   run of the README on a 2-core host), scaled by how long this run's such steps took against
   those defaults;
-- deployment: its rows at the rows a second per slot of the last deployment step, or the
-  default before one.
+- deployment: its rows at the rows a second per slot of the last deployment's scoring, or the
+  default before one; the first also retrains the chosen configuration: a mean 1-node trial.
 
 The step in progress counts its estimate minus its time so far, never below 0.
 """
@@ -76,6 +76,7 @@ class RunProgress:
     started_at: float = field(init=False)
     took: dict[tuple, float] = field(default_factory=dict)  # done step -> seconds
     arrived: dict[tuple, int] = field(default_factory=dict)  # done step -> its trials done
+    reported: dict[tuple, float] = field(default_factory=dict)  # done step -> its own seconds
     skipped: set[tuple] = field(default_factory=set)  # planned steps not made after all
     current: Step | None = None
     current_since: float = 0.0
@@ -96,10 +97,13 @@ class RunProgress:
         self.current_trials += 1
         self.trials_done += 1
 
-    def finish(self, step: Step, trials: Sequence[TrialResult] = ()) -> float:
-        """Mark ``step`` done; the seconds it took by this clock."""
+    def finish(self, step: Step, trials: Sequence[TrialResult] = (),
+               seconds: float | None = None) -> float:
+        """Mark ``step`` done (``seconds``: what the step reports, a deployment's scoring); the
+        seconds it took by this clock."""
         took = self.clock() - self.current_since if self.current == step else 0.0
         self.took[step.key] = took
+        self.reported[step.key] = took if seconds is None else seconds
         self.arrived[step.key] = self.current_trials if self.current == step else 0
         if step.reference and step.kind is StepKind.GRID and trials:
             self._reference += trials
@@ -142,7 +146,7 @@ class RunProgress:
         if step.kind is StepKind.WARMUP:
             return self._scaled(StepKind.WARMUP, step.mode, step.nodes)
         if step.kind is StepKind.DEPLOYMENT:
-            return step.rows / (self._deploy_rate() * step.slots)
+            return step.rows / (self._deploy_rate() * step.slots) + self._retrain()
         grid = self._grid(step)
         if grid is None or step.kind is StepKind.GRID:
             return grid
@@ -177,9 +181,20 @@ class RunProgress:
         ratio = sum(self.took[s.key] for s in seen) / expected if expected > 0 else 1.0
         return default(nodes) * ratio
 
+    def _deployed(self) -> list[Step]:
+        return [s for s in self.steps if s.kind is StepKind.DEPLOYMENT and s.key in self.took]
+
     def _deploy_rate(self) -> float:
-        done = [s for s in self.steps if s.kind is StepKind.DEPLOYMENT and self.took.get(s.key)]
+        """Rows a second on a slot: the last deployment's scoring, or the default."""
+        done = [s for s in self._deployed() if self.reported[s.key] > 0]
         if not done:
             return DEPLOY_ROWS_PER_SLOT_S
         last = done[-1]
-        return last.rows / (self.took[last.key] * last.slots)
+        return last.rows / (self.reported[last.key] * last.slots)
+
+    def _retrain(self) -> float:
+        """The first deployment retrains the chosen configuration once: a mean 1-node trial."""
+        if self._deployed() or self._model is None:
+            return 0.0
+        durations = self._model.durations
+        return sum(durations.values()) / len(durations)
