@@ -272,3 +272,16 @@ def test_a_resumed_run_plans_only_what_has_no_result():
     labels = [s.label for s in plan_steps(job(state=state))]
     assert "local measured repeat 1/2" not in labels and "local measured repeat 2/2" in labels
     assert not any(label.startswith("floor-2") for label in labels)
+
+
+def test_a_grid_made_in_another_order_than_planned_is_the_same_step():
+    clock = Clock()
+    planned = grid_step(LOCAL, Mode.MEASURED, 0, "local measured", IDS, "longest_first", True)
+    made = grid_step(LOCAL, Mode.MEASURED, 0, "local measured", IDS[::-1], "longest_first", True)
+    p = RunProgress([planned], clock)
+    p.start(made)
+    clock.now += 6.0
+    p.trial()
+    p.trial()
+    assert p.trials_total == 4 and p.is_current(planned)
+    assert p.eta().remaining_s == pytest.approx(6.0)  # 4 x 3 s, 6 s of them done

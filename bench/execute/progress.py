@@ -34,7 +34,7 @@ class Step:
     slots: int
     mode: Mode | None = None  # None for a cluster's start-up
     repeat: int | None = None  # a grid run's repeat number (extra runs after the row's)
-    trial_ids: tuple[str, ...] = ()  # a grid's or floor's trials, in the workload's order
+    trial_ids: tuple[str, ...] = ()  # a grid's or floor's trials (their order may change)
     order: Order = "grid"  # the order they are dispatched in
     reference: bool = False  # a 1-node measured repeat: its durations drive the model
     rows: int = 0  # a deployment step's rows

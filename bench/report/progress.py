@@ -89,9 +89,17 @@ class RunProgress:
         self.started_at = self.clock()
 
     def start(self, step: Step) -> None:
-        if step.key not in {s.key for s in self.steps}:  # not planned: it counts all the same
+        keys = [s.key for s in self.steps]
+        if step.key in keys:  # as made: its trials' order is known by now
+            self.steps[keys.index(step.key)] = step
+        else:  # not planned: it counts all the same
             self.steps.append(step)
         self.current, self.current_since, self.current_trials = step, self.clock(), 0
+
+    def is_current(self, step: Step) -> bool:
+        """``step`` is being made. By key: a planned grid's trials may be in another order than
+        the one made (longest first by estimate, then by the 1-node durations)."""
+        return self.current is not None and self.current.key == step.key
 
     def trial(self) -> None:
         self.current_trials += 1
@@ -101,22 +109,22 @@ class RunProgress:
                seconds: float | None = None) -> float:
         """Mark ``step`` done (``seconds``: what the step reports, a deployment's scoring); the
         seconds it took by this clock."""
-        took = self.clock() - self.current_since if self.current == step else 0.0
+        took = self.clock() - self.current_since if self.is_current(step) else 0.0
         self.took[step.key] = took
         self.reported[step.key] = took if seconds is None else seconds
-        self.arrived[step.key] = self.current_trials if self.current == step else 0
+        self.arrived[step.key] = self.current_trials if self.is_current(step) else 0
         if step.reference and step.kind is StepKind.GRID and trials:
             self._reference += trials
             durations = measured_seconds(self._reference)
             if durations:
                 self._model = _Model(durations, estimate_overheads(self._reference, step.slots))
-        if self.current == step:
+        if self.is_current(step):
             self.current = None
         return took
 
     def skip(self, step: Step) -> None:
         self.skipped.add(step.key)
-        if self.current == step:
+        if self.is_current(step):
             self.current = None
 
     @property
@@ -133,7 +141,7 @@ class RunProgress:
             if estimate is None:
                 remaining = None
                 break
-            if step == self.current:
+            if self.is_current(step):
                 estimate = max(0.0, estimate - (now - self.current_since))
             remaining += estimate
         return Eta(self.trials_done, self.trials_total, now - self.started_at, remaining,
@@ -159,7 +167,7 @@ class RunProgress:
         for s in self.steps:
             if s.kind not in (StepKind.GRID, StepKind.FLOOR):
                 continue
-            if s == self.current and self.current_trials:
+            if self.is_current(s) and self.current_trials:
                 held += (self.clock() - self.current_since) * s.slots
                 trials += self.current_trials
             elif self.arrived.get(s.key):

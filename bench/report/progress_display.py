@@ -99,7 +99,7 @@ class ProgressDisplay(RunObserver):
 
     def finished(self, step: Step, seconds: float, trials: Sequence[TrialResult] = ()) -> None:
         with self.lock:
-            arrived = self.progress.current_trials if self.progress.current == step else 0
+            arrived = self.progress.current_trials if self.progress.is_current(step) else 0
             self.progress.finish(step, trials, seconds)
             if self.live:
                 self.tick()
