@@ -36,7 +36,9 @@ test: venv java
 
 # The regression gate on a small workload: run it, then judge it against this machine's
 # reference in reports/references/, measuring that reference first when there is none.
-# Exit 0: no regression; 1: a regression; 2: no usable reference.
+# bench check exits 0: no regression; 1: a regression; 2: a usage or input error; 3: no usable
+# reference. make itself exits 2 on any of them: `bench check $(GATE_OUT)/latest` tells them apart.
+# `bench reference show` exits 3 when there is none, which makes one here.
 GATE_WORKLOAD ?= digits-mlp
 GATE_GRID ?= small
 GATE_CLUSTERS ?= local,2-node
