@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import bench_temp_dirs, spark_processes
+from conftest import bench_temp_dirs, of_this_session, spark_processes
 from spark_helpers import kill_tree
 
 from bench.cluster.leftovers import running_process
@@ -91,7 +91,9 @@ def _one_run(out: Path) -> dict:
         "lost_attempts": len(profile["lost_attempts"]),
         "recovery_s": profile["recovery_s"], "wall_s": profile["wall_s"],
         "task_failures": profile["spark"]["task_failures"],
-        "processes_left": len(spark_processes() - procs_before),
+        # this session's only: other developers' Spark runs on this host are not leaks
+        "processes_left": len({p for p in spark_processes() - procs_before
+                               if of_this_session(p)}),
         "temp_dirs_left": len(bench_temp_dirs() - temp_before),
         "output_tail": output.splitlines()[-3:],
     }
