@@ -9,12 +9,14 @@ import sys
 from types import FrameType
 from typing import NoReturn
 
+from bench import __version__
 from bench.commands import baseline, check, cluster, compare, history, report, run
-from bench.errors import UserError
-
-EXIT_USER_ERROR = 2
-EXIT_INTERRUPTED = 130
-EXIT_TERMINATED = 143
+from bench.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    EXIT_USER_ERROR,
+    UserError,
+)
 
 
 class Terminated(BaseException):
@@ -34,23 +36,49 @@ class _Parser(argparse.ArgumentParser):
                                    f"  fix: see `{self.prog} --help`\n")
 
 
+def _add_verbosity(parser: argparse.ArgumentParser, default: object) -> None:
+    levels = parser.add_mutually_exclusive_group()
+    levels.add_argument("-v", "--verbose", action="store_true", default=default,
+                        help="log what bench decides")
+    levels.add_argument("-q", "--quiet", action="store_true", default=default,
+                        help="no progress display, no log but errors")
+
+
+def _verbosity_everywhere(parser: argparse.ArgumentParser) -> None:
+    """-v and -q after the verb (and its action) too. Their default there is SUPPRESS: given
+    before the verb only, the sub-parser must not reset them."""
+    seen: set[int] = set()
+    todo = [parser]
+    while todo:
+        for action in todo.pop()._actions:
+            if not isinstance(action, argparse._SubParsersAction):
+                continue
+            for sub in action.choices.values():
+                if id(sub) not in seen:  # an alias names the same parser
+                    seen.add(id(sub))
+                    _add_verbosity(sub, argparse.SUPPRESS)
+                    todo.append(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="bench",
         description="Measure how a hyperparameter grid of TensorFlow trainings scales out on "
                     "Spark (speedup, efficiency, accuracy gain over the baseline).",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what bench decides")
+    parser.add_argument("--version", action="version", version=f"bench {__version__}")
+    _add_verbosity(parser, False)
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
     for module in (run, report, compare, check, history, baseline, cluster):
         module.add_parser(verbs)
+    _verbosity_everywhere(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
+        level=logging.INFO if args.verbose else logging.ERROR if args.quiet else logging.WARNING,
         format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S",
     )
     # py4j logs every gateway call at INFO
@@ -60,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except UserError as e:
         print(f"bench: error: {e.message}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        return e.exit_code  # 2; 3 when the gate has no usable reference
     except KeyboardInterrupt:
         print("bench: interrupted; every finished trial is kept in the run directory",
               file=sys.stderr)

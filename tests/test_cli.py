@@ -79,7 +79,11 @@ def test_run_end_to_end_on_one_and_two_nodes(tmp_path, tiny_workload, no_leaks):
     assert set(deployed) == {("local", "measured"), ("2-node", "measured"), ("2-node", "replay")}
     assert len({d["predictions_digest"] for d in deployed.values()}) == 1
     assert all(d["rows"] == 20000 and d["rows_per_s"] > 0 for d in deployed.values())
-    assert "Deployment" in done.stdout and "took" in done.stdout  # ... x the floor's wall time
+    # the short answer leaves the rest to report.md (and `bench report RUN --full`)
+    report = (run / "report.md").read_text()
+    assert "## Deployment" in report and "took" in report  # ... x the floor's wall time
+    answer = done.stdout[done.stdout.rindex("\n", 0, done.stdout.index("speedups against")):]
+    assert "Deployment" not in answer and len(answer.strip().splitlines()) <= 25
     # the runner's order, checked by replaying the other; weak scaling, 1 trial per node
     assert summary["order"] == "longest_first"
     assert [(c["name"], c["other_order"]) for c in summary["order_checks"]] == [
@@ -133,7 +137,7 @@ def test_a_node_sweep_runs_on_one_cluster_and_is_flagged_under_determined(tmp_pa
     assert rows == {("2-node@1", "measured", 1), ("2-node@2", "replay", 2)}
     assert summary["weak_scaling"] == []  # --trials-per-node 0
     # two node counts cannot determine the USL's two parameters: said, not drawn
-    assert "USL fit (replay points): under-determined" in done.stdout
+    assert "USL fit (replay points): under-determined" in (run / "report.md").read_text()
     meta = json.loads((run / "run.json").read_text())
     assert {p["name"]: p.get("sweep_of") for p in meta["profiles"]} == {
         "2-node@1": "2-node", "2-node@2": "2-node"}
@@ -282,3 +286,40 @@ def test_the_commands_default_reference_folder_is_the_comparisons():
     from bench.compare import references
 
     assert REFERENCE_DIR == references.REFERENCE_DIR
+
+
+# --- conventions: --version, -v / -q anywhere, JSON alone on stdout -------------------------
+
+def test_version_and_verbosity_before_or_after_the_verb(tmp_path):
+    from bench import __version__
+
+    version = bench_main("--version")
+    assert version.returncode == 0 and version.stdout.strip() == f"bench {__version__}"
+    for args in (["-v", "report", "/"], ["report", "/", "-v"], ["-q", "report", "/"],
+                 ["report", "-q", "/"], ["reference", "show", "--grid", "nope", "-v"]):
+        done = bench_main(*args)
+        # parsed: the command ran and refused its input, not argparse's usage error
+        assert done.returncode == 2 and "usage:" not in done.stderr, (args, done.stderr)
+    both = bench_main("-v", "-q", "report", "/")
+    assert both.returncode == 2 and "not allowed with argument" in both.stderr
+
+
+def test_run_json_says_nothing_on_stdout_but_json(tmp_path):
+    done = bench_main("run", "--format", "json", "--workload", "no-such-workload", "--out",
+                      str(tmp_path))
+    assert done.returncode == 2 and done.stdout == "" and "unknown workload" in done.stderr
+
+
+def test_stdout_to_stderr_covers_the_processes_a_run_starts():
+    """bench run --format json: a child process's output (Spark's) goes to stderr too."""
+    code = ("import subprocess, sys\n"
+            "from bench.commands.run import _stdout_to_stderr\n"
+            "with _stdout_to_stderr():\n"
+            "    print('from python')\n"
+            "    subprocess.run(['echo', 'from a child'], check=True)\n"
+            "print('{}')\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "{}\n"
+    assert "from python" in done.stderr and "from a child" in done.stderr

@@ -57,14 +57,6 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    try:
-        return _judge(args)
-    except NoReference as e:  # until bench.cli returns every UserError's own exit code
-        print(f"bench: error: {e.message}", file=sys.stderr)
-        return e.exit_code
-
-
-def _judge(args: argparse.Namespace) -> int:
     # the comparison's modules load scipy: imported on use, so that `bench --help` stays light
     from bench.compare import gate
     from bench.compare.comparison import compare
