@@ -55,7 +55,10 @@ check: venv java
 	$(BIN)/bench run $(GATE_RUN) --out $(GATE_OUT)
 	$(BIN)/bench check $(GATE_OUT)/latest
 
-# pytest-benchmark: the runner on a small grid; its JSON is a result bench compare/check read.
+# pytest-benchmark: one run of the gate's small grid, then one benchmark per row (profile, mode)
+# whose samples are its grid wall times over the repeats; extra_info holds the row's figures and
+# the run's summary, so its JSON is a result bench compare/check read. Compare row by row with
+# PYTEST_ARGS="--benchmark-compare=EARLIER.json --benchmark-compare-fail=mean:10%".
 BENCH_JSON ?= reports/benchmarks/bench-ci.json
 bench-ci: venv java
 	@mkdir -p $(dir $(BENCH_JSON))
