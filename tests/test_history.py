@@ -14,10 +14,10 @@ from commandline import bench_main as bench
 from made_runs import write_run
 
 from bench.cluster.environment import hardware
-from bench.compare import change_points
-from bench.compare.history import HISTORY_DIR, RECENT, read_group
-from bench.compare.history_reference import pooled
 from bench.compare.results import load_result
+from bench.history import change_points
+from bench.history.entries import HISTORY_DIR, RECENT, read_group
+from bench.history.reference import pooled
 
 SLOWED = {"slowdown": 0.2, "seed_offset": 0}
 # The machine's speed in each run: it moves times and probes alike, as a shared host does.

@@ -107,9 +107,9 @@ def _print(outcome: GateOutcome, fmt: str) -> None:
 
 def _history_reference(run: Result, args: argparse.Namespace) -> tuple[Path, Result]:
     """The history's recent runs of RUN's workload, grid and machine, pooled into one reference
-    (bench.compare.history_reference)."""
-    from bench.compare.history import read_group
-    from bench.compare.history_reference import reference_from_history
+    (bench.history.reference)."""
+    from bench.history.entries import read_group
+    from bench.history.reference import reference_from_history
 
     if args.reference:
         raise UserError("--reference and --history each name the reference", where="--history",

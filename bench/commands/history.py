@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bench.definitions.locations import PROJECT_ROOT
 
-# bench.compare.history.HISTORY_DIR and RECENT, spelled here: that package loads scipy, which
+# bench.history.entries.HISTORY_DIR and RECENT, spelled here: that package loads scipy, which
 # `bench --help` must not (tests check both agree)
 HISTORY_DIR = PROJECT_ROOT / "reports" / "history"
 RECENT = 5
@@ -54,10 +54,10 @@ def _positive(text: str) -> int:
 
 def _add(args: argparse.Namespace) -> int:
     # the comparison's modules load scipy: imported on use, so that `bench --help` stays light
-    from bench.compare import history
-    from bench.compare.history_reference import verdict
-    from bench.compare.history_text import knob_text
     from bench.compare.results import load_result
+    from bench.history import entries as history
+    from bench.history.reference import verdict
+    from bench.history.text import knob_text
 
     result = load_result(args.run)
     entry = history.new_entry(result, args.dir, args.commit)
@@ -78,9 +78,9 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _groups(args: argparse.Namespace) -> list:
-    from bench.compare.history import read_all
-    from bench.compare.history_text import Group
     from bench.errors import UserError
+    from bench.history.entries import read_all
+    from bench.history.text import Group
 
     groups = [Group.of(entries) for entries in read_all(args.dir, args.workload, args.grid)]
     if not groups:
@@ -92,14 +92,14 @@ def _groups(args: argparse.Namespace) -> list:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from bench.compare.history_text import show
+    from bench.history.text import show
 
     print("\n\n".join(show(group) for group in _groups(args)))
     return 0
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from bench.compare.history_page import write_page
+    from bench.history.page import write_page
 
     groups = _groups(args)
     path = write_page(groups, args.out or args.dir / "index.html")

@@ -152,7 +152,7 @@ def write_pictures(drawn: Sequence[Drawn], plots_dir: Path) -> list[Picture]:
     return pictures
 
 
-_CSS = """
+CSS = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222;
        max-width: 1180px; margin: 2em auto; padding: 0 1em; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }
@@ -171,65 +171,65 @@ figcaption { font-size: 13px; color: #555; max-width: 880px; }
 _NUMBER = re.compile(r"^[−\-+]?[\d.]+( ± [\d.]+)?( … [\d.]+)?( %)?( \[[\d., ]+\])?$|^—$")
 
 
-def _e(value: Any) -> str:
+def escape(value: Any) -> str:
     return html.escape(str(value))
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
            modes: Sequence[Mode] | None = None) -> str:
     """A table of text cells; with ``modes`` (one per row), the "mode" column is a coloured
     label, in the pictures' colours."""
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = []
     for i, row in enumerate(rows):
         cells = []
         for j, cell in enumerate(row):
             if modes is not None and headers[j] == "mode":
-                cells.append(f'<td><span class="mode mode-{_e(modes[i].value)}">{_e(cell)}'
+                cells.append(f'<td><span class="mode mode-{escape(modes[i].value)}">{escape(cell)}'
                              "</span></td>")
             elif _NUMBER.match(str(cell)):
-                cells.append(f'<td class="num">{_e(cell)}</td>')
+                cells.append(f'<td class="num">{escape(cell)}</td>')
             else:
-                cells.append(f"<td>{_e(cell)}</td>")
+                cells.append(f"<td>{escape(cell)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (f"<table><thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(body)
             + "\n</tbody></table>")
 
 
-def _picture_element(picture: Picture) -> str:
+def picture_element(picture: Picture) -> str:
     data = base64.b64encode(picture.png).decode("ascii")
-    return (f'<figure id="{_e(picture.name)}"><img src="data:image/png;base64,{data}" '
-            f'alt="{_e(picture.title)}"><figcaption><b>{_e(picture.title)}.</b> '
-            f"{_e(picture.caption)}</figcaption></figure>")
+    return (f'<figure id="{escape(picture.name)}"><img src="data:image/png;base64,{data}" '
+            f'alt="{escape(picture.title)}"><figcaption><b>{escape(picture.title)}.</b> '
+            f"{escape(picture.caption)}</figcaption></figure>")
 
 
 def to_html(summary: RunSummary, pictures: Sequence[Picture]) -> str:
     """The whole report as one HTML document."""
     by_name = {p.name: p for p in pictures}
     out = _head(summary)
-    out += [_picture_element(by_name[n]) for n in ("wall_time", "speedup", "karp_flatt")
+    out += [picture_element(by_name[n]) for n in ("wall_time", "speedup", "karp_flatt")
             if n in by_name]
     if summary.model:
-        out += ["<h2>Model</h2>", f"<p>{_e(sentences.model_intro(summary))}</p>",
-                _table(*tables.model_table(summary)),
-                "<ul>" + "".join(f"<li>{_e(line)}</li>" for line in sentences.model_lines(summary))
-                + "</ul>"]
-    out += [_picture_element(p) for p in pictures if p.name.startswith("waterfall")]
+        out += ["<h2>Model</h2>", f"<p>{escape(sentences.model_intro(summary))}</p>",
+                table(*tables.model_table(summary)),
+                "<ul>" + "".join(f"<li>{escape(line)}</li>"
+                                 for line in sentences.model_lines(summary)) + "</ul>"]
+    out += [picture_element(p) for p in pictures if p.name.startswith("waterfall")]
     if summary.accuracy is not None:
         out += _accuracy_section(summary.accuracy, by_name)
     out += _extra_sections(summary)
     timelines = [p for p in pictures if p.name.startswith("timeline")]
     if timelines:
-        out += ["<h2>Timelines</h2>", *(_picture_element(p) for p in timelines)]
+        out += ["<h2>Timelines</h2>", *(picture_element(p) for p in timelines)]
     out += ["<h2>Phases (mean seconds per trial)</h2>",
-            _table(["profile", "mode", *tables.phase_names(summary)],
+            table(["profile", "mode", *tables.phase_names(summary)],
                    tables.phase_rows(summary), [r.mode for r in summary.rows])]
     if summary.notes:
         out += ["<h2>Notes</h2>",
-                "<ul>" + "".join(f'<li class="note">{_e(n)}</li>' for n in summary.notes)
+                "<ul>" + "".join(f'<li class="note">{escape(n)}</li>' for n in summary.notes)
                 + "</ul>"]
     out += ["<h2>Environment</h2>",
-            _table(["", ""], sorted((k, str(v)) for k, v in summary.environment.items())),
+            table(["", ""], sorted((k, str(v)) for k, v in summary.environment.items())),
             "</body></html>", ""]
     return "\n".join(out)
 
@@ -239,31 +239,32 @@ def _head(summary: RunSummary) -> list[str]:
     title = f"{summary.workload}: grid '{summary.grid}'"
     out = [
         "<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{_e(title)} ({_e(summary.run_id)})</title><style>{_CSS}</style></head><body>",
-        f"<h1>{_e(title)}</h1>",
-        f"<p>Run <code>{_e(summary.run_id)}</code>; speedups against "
-        f"<code>{_e(summary.reference or DASH)}</code> (1 node, measured). Every row says "
+        f"<title>{escape(title)} ({escape(summary.run_id)})</title>"
+        f"<style>{CSS}</style></head><body>",
+        f"<h1>{escape(title)}</h1>",
+        f"<p>Run <code>{escape(summary.run_id)}</code>; speedups against "
+        f"<code>{escape(summary.reference or DASH)}</code> (1 node, measured). Every row says "
         "where its figures come from: <b>measured</b> (real trials), <b>replay</b> (the real "
         "cluster of that size running surrogate trials that sleep for the 1-node durations), "
         "<b>model</b> (a simulation from measured durations and overheads).</p>",
-        _table(tables.HEADERS, tables.table_rows(summary), [r.mode for r in summary.rows]),
+        table(tables.HEADERS, tables.table_rows(summary), [r.mode for r in summary.rows]),
     ]
     if lines := sentences.comparisons(summary):
-        out.append("<ul>" + "".join(f"<li>{_e(line)}</li>" for line in lines) + "</ul>")
+        out.append("<ul>" + "".join(f"<li>{escape(line)}</li>" for line in lines) + "</ul>")
     for line in filter(None, (sentences.replay_errors(summary), sentences.machine_speed(summary))):
-        out.append(f"<p>{_e(line[0].upper() + line[1:])}</p>")
+        out.append(f"<p>{escape(line[0].upper() + line[1:])}</p>")
     return out
 
 
 def _accuracy_section(acc: Accuracy, by_name: dict[str, Picture]) -> list[str]:
     out = ["<h2>Accuracy</h2>",
            "<p>The best configuration is chosen on the validation split; test errors are on "
-           f"the test split (trials of <code>{_e(acc.source)}</code>).</p>",
-           _table(tables.ACCURACY_HEADERS, tables.accuracy_rows(acc))]
+           f"the test split (trials of <code>{escape(acc.source)}</code>).</p>",
+           table(tables.ACCURACY_HEADERS, tables.accuracy_rows(acc))]
     if acc.mismatches:
         out += ["<h3>Metric mismatches</h3>",
-                _table(tables.MISMATCH_HEADERS, tables.mismatch_rows(acc))]
-    out += [_picture_element(by_name[n]) for n in ("test_error", "time_to_quality") if n in by_name]
+                table(tables.MISMATCH_HEADERS, tables.mismatch_rows(acc))]
+    out += [picture_element(by_name[n]) for n in ("test_error", "time_to_quality") if n in by_name]
     return out
 
 
@@ -272,15 +273,15 @@ def _extra_sections(summary: RunSummary) -> list[str]:
     out = []
     if summary.deployments:
         headers, rows = tables.deployment_table(summary)
-        out += ["<h2>Deployment</h2>", f"<p>{_e(sentences.DEPLOYMENT_INTRO)}</p>",
-                _table(headers, rows, [Mode(row[headers.index("mode")]) for row in rows])]
+        out += ["<h2>Deployment</h2>", f"<p>{escape(sentences.DEPLOYMENT_INTRO)}</p>",
+                table(headers, rows, [Mode(row[headers.index("mode")]) for row in rows])]
     if summary.weak_runs:
-        out += ["<h2>Weak scaling</h2>", f"<p>{_e(sentences.WEAK_INTRO)}</p>",
-                _table(tables.WEAK_HEADERS, tables.weak_rows(summary),
+        out += ["<h2>Weak scaling</h2>", f"<p>{escape(sentences.WEAK_INTRO)}</p>",
+                table(tables.WEAK_HEADERS, tables.weak_rows(summary),
                        [w.mode for w in summary.weak_runs])]
     if any(r.slot_seconds for r in summary.rows):
-        out += ["<h2>Where the time goes</h2>", f"<p>{_e(sentences.BREAKDOWN_INTRO)}</p>",
-                _table(tables.BREAKDOWN_HEADERS, tables.breakdown_rows(summary),
+        out += ["<h2>Where the time goes</h2>", f"<p>{escape(sentences.BREAKDOWN_INTRO)}</p>",
+                table(tables.BREAKDOWN_HEADERS, tables.breakdown_rows(summary),
                        [r.mode for r in summary.rows])]
     return out
 

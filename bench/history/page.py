@@ -16,11 +16,11 @@ from matplotlib.axes import Axes
 
 from bench.compare.comparison_report import format_value
 from bench.compare.figures import Figure
-from bench.compare.history import Entry, write_new_file
-from bench.compare.history_series import Change, Series
-from bench.compare.history_text import Group, change_text, commit_label, gate_word, knob_text
 from bench.errors import UserError
-from bench.report.html import _CSS, Picture, _e, _picture_element, _table
+from bench.history.entries import Entry, write_new_file
+from bench.history.series import Change, Series
+from bench.history.text import Group, change_text, commit_label, gate_word, knob_text
+from bench.report.html import CSS, Picture, escape, picture_element, table
 from bench.report.pictures.drawing import MODE_STYLE, new_figure, png_bytes
 from bench.store.records import Mode
 
@@ -46,9 +46,9 @@ def write_page(groups: Sequence[Group], out: Path) -> Path:
 def to_html(groups: Sequence[Group]) -> str:
     made = time.strftime("%Y-%m-%d %H:%M", time.localtime())
     out = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
-           f"<title>bench history</title><style>{_CSS}{_EXTRA_CSS}</style></head><body>",
+           f"<title>bench history</title><style>{CSS}{_EXTRA_CSS}</style></head><body>",
            "<h1>bench history</h1>",
-           f"<p>Published {_e(made)}. Each gated figure of each profile and mode over the runs "
+           f"<p>Published {escape(made)}. Each gated figure of each profile and mode over the runs "
            "kept in the history, in the order they ran, labelled by commit. Times with machine "
            "probes are shown at equal machine speed (each repeat's time divided by its probe), "
            "which the gate judges, beside the time as measured. A <b>step</b> is a change-point "
@@ -62,25 +62,25 @@ def to_html(groups: Sequence[Group]) -> str:
 
 def _group_section(group: Group, number: int) -> list[str]:
     entries = group.entries
-    out = [f"<h2>{_e(group.title)}</h2>",
-           f"<p>{len(entries)} runs, {_e(entries[0].date)} … {_e(entries[-1].date)}."
-           + (f" {_e(KNOB_NOTE)}" if any(e.knobs for e in entries) else "") + "</p>"]
+    out = [f"<h2>{escape(group.title)}</h2>",
+           f"<p>{len(entries)} runs, {escape(entries[0].date)} … {escape(entries[-1].date)}."
+           + (f" {escape(KNOB_NOTE)}" if any(e.knobs for e in entries) else "") + "</p>"]
     if group.changes:
         at = sorted({c.index for c in group.changes})
         where = ", ".join(f"{commit_label(entries[i])} (run {i + 1})" for i in at)
-        out += [f'<p class="regressed">{len(group.changes)} step(s) found, at {_e(where)}:</p>',
-                _table(["where", "figure", "first commit after", "run", "before", "after",
+        out += [f'<p class="regressed">{len(group.changes)} step(s) found, at {escape(where)}:</p>',
+                table(["where", "figure", "first commit after", "run", "before", "after",
                         "change", "p"], [_change_row(c, entries) for c in group.changes])]
     else:
         out.append("<p>No step found: no change-point beyond its gate threshold and "
                    "significant.</p>")
-    out += ["<h3>Runs</h3>", _table(["#", "commit", "date", "run", "test knobs", "gate",
+    out += ["<h3>Runs</h3>", table(["#", "commit", "date", "run", "test knobs", "gate",
                                      "regressed figures"], _run_rows(entries))]
-    out += [_picture_element(_picture(s, group, f"{number}-{i}"))
+    out += [picture_element(_picture(s, group, f"{number}-{i}"))
             for i, s in enumerate(group.shown)]
     if group.unchanged:
         out.append(f"<p>Unchanged in all {len(entries)} runs (exact): "
-                   f"{_e(', '.join(s.name for s in group.unchanged))}.</p>")
+                   f"{escape(', '.join(s.name for s in group.unchanged))}.</p>")
     return out
 
 

@@ -17,9 +17,9 @@ from typing import Any
 
 from bench.compare import gate
 from bench.compare.comparison import compare
-from bench.compare.history import Entry
 from bench.compare.results import Result
 from bench.errors import NoReference
+from bench.history.entries import Entry
 
 
 def definition(summary: dict[str, Any]) -> tuple:

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.compare import change_points
 from bench.compare.figures import (
     BASELINE_ERROR,
     BEST_ERROR,
@@ -35,8 +34,9 @@ from bench.compare.figures import (
     Figure,
     Kind,
 )
-from bench.compare.history import Entry
 from bench.definitions.thresholds import Thresholds
+from bench.history import change_points
+from bench.history.entries import Entry
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from tabulate import tabulate
 
 from bench.compare.comparison_report import format_value
-from bench.compare.history import Entry
-from bench.compare.history_series import Change, Point, Series, changes, series_of
 from bench.definitions.thresholds import Thresholds
+from bench.history.entries import Entry
+from bench.history.series import Change, Point, Series, changes, series_of
 
 WIDTH = 100
 KNOB_MARK = "*"
