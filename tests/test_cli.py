@@ -170,7 +170,7 @@ def _wait_for_trials(run_parent: Path, proc: subprocess.Popen, timeout: float = 
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
                          ids=["ctrl-c", "sigterm"])
 def test_interrupt_stops_everything_and_keeps_finished_trials(tmp_path, sig, code, no_leaks):
-    workload = write_workload(tmp_path, epochs=30, rates="[0.01, 0.02, 0.03, 0.04, 0.05, 0.06]")
+    workload = write_workload(tmp_path, epochs=8, rates="[0.01, 0.02, 0.03, 0.04, 0.05, 0.06]")
     out = tmp_path / "runs"
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench", "run", "--workload", str(workload), "--clusters", "local",
@@ -187,7 +187,8 @@ def test_interrupt_stops_everything_and_keeps_finished_trials(tmp_path, sig, cod
     assert "finished trials are in" in stdout
     assert f"bench run --resume {run.resolve()}" in stdout  # how to finish it
     finished = (run / "trials.jsonl").read_text().splitlines()
-    assert 1 <= len(finished) < 7
+    # stopped mid-grid: 6 trials (the rate 0.01 is the baseline's), not all of them finished
+    assert 1 <= len(finished) < 6
     assert "Traceback" not in stderr
 
 

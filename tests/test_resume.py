@@ -115,7 +115,10 @@ def test_a_driver_killed_with_sigkill_leaves_orphans_that_are_cleaned_then_resum
     """One scenario: a driver SIGKILLed mid-grid leaves its cluster running; `bench cluster
     clean` stops it by the pids it recorded; `bench run --resume` finishes the run without
     running a trial twice (and cleans what another killed driver left, first)."""
-    workload = write_workload(tmp_path, epochs=30, rates="[0.01, 0.02, 0.03, 0.04, 0.05]")
+    # 8 epochs: a trial of about a second, so the kill lands mid-way through the 1-node
+    # profile (3 trials of margin) while the replays and the floor, which repeat every trial's
+    # time, stay short
+    workload = write_workload(tmp_path, epochs=8, rates="[0.01, 0.02, 0.03, 0.04, 0.05]")
     out = tmp_path / "runs"
     before_spark = spark_processes()
     # the floor stays on: a resumed run reports the floor's rows too
