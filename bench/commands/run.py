@@ -111,15 +111,22 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    started = time.monotonic()
     if args.format != "json":
         written = _run(args)
         show(written, args.format, args.full, first=(("run directory", written.run.path),))
-        return 0
-    # Only the summary on stdout: whatever the run prints, Spark's processes included, goes to
-    # stderr until it is written.
-    with _stdout_to_stderr():
-        written = _run(args)
-    show(written, "json", False)
+    else:
+        # Only the summary on stdout: whatever the run prints, Spark's processes included, goes
+        # to stderr until it is written.
+        with _stdout_to_stderr():
+            written = _run(args)
+        show(written, "json", False)
+    if not getattr(args, "quiet", False):
+        from bench.report.progress_display import duration
+
+        # everything a user waited for: checks, clusters, warm-ups, grids, extras, reports
+        print(f"bench: the run took {duration(time.monotonic() - started)} in all",
+              file=sys.stderr)
     return 0
 
 
@@ -282,8 +289,11 @@ def _create_run(out: Path, job: RunJob, java: str) -> RunDirectory:
         "test_knobs": job.knobs.to_dict(),
         "environment": capture(java, PROJECT_ROOT),
     })
+    from bench.report.answer import shown_path
+
     print(f"bench: {workload.name} grid '{grid}' ({len(specs)} trials) on "
-          f"{', '.join(pp.profile.name for pp in job.planned)}; run directory {run.path}")
+          f"{', '.join(pp.profile.name for pp in job.planned)}\n"
+          f"bench: run directory {shown_path(run.path)}")
     return run
 
 

@@ -127,7 +127,7 @@ def to_answer(summary: RunSummary, paths: list[tuple[str, Path]]) -> str:
     tail = [line for one in (waterfall_line(summary), accuracy_line(summary.accuracy))
             if one for line in _wrapped(one)]
     tail += warnings(summary)
-    tail += ["", *(f"{label}: {_shown(path)}" for label, path in paths)]
+    tail += ["", *(f"{label}: {shown_path(path)}" for label, path in paths)]
     faster = [line for one in faster_lines(summary) for line in _wrapped(one)]
     room = MOST_LINES - sum(part.count("\n") + 1 for part in head) - len(tail)
     if len(faster) > room:  # a sweep of many node counts: the table has every speedup
@@ -136,7 +136,7 @@ def to_answer(summary: RunSummary, paths: list[tuple[str, Path]]) -> str:
     return "\n".join([*head, *faster, *tail])
 
 
-def _shown(path: Path) -> str:
+def shown_path(path: Path) -> str:
     """A path under the working folder, relative: shorter, and still one a shell can open."""
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
