@@ -10,7 +10,7 @@ from types import FrameType
 from typing import NoReturn
 
 from bench import __version__
-from bench.commands import baseline, check, cluster, compare, history, report, run
+from bench.commands import check, cluster, compare, history, reference, report, run
 from bench.errors import (
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"bench {__version__}")
     _add_verbosity(parser, False)
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
-    for module in (run, report, compare, check, history, baseline, cluster):
+    for module in (run, report, compare, check, history, reference, cluster):
         module.add_parser(verbs)
     _verbosity_everywhere(parser)
     return parser
