@@ -29,8 +29,8 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
                     "machine (saved by `bench reference save` in reports/references/, or in "
                     "reports/baselines/ before), or --reference FILE, or the recent runs of a "
                     "history (--history, pooled). Exit 0: no regression; "
-                    "1: a regression, each named with its change and interval; 2: no usable "
-                    "reference.")
+                    "1: a regression, each named with its change and interval; 2: a usage or "
+                    "input error; 3: no usable reference.")
     parser.add_argument("run", metavar="RUN", help="run directory or result file, e.g. "
                                                    "reports/runs/latest")
     parser.add_argument("--reference", metavar="FILE",

@@ -22,6 +22,7 @@ class TrialRecipe:
     batch_size: int
     seed: int  # the workload's seed plus the seed_offset test knob
     timeout_s: float | None = None  # per-trial training limit ([training] timeout_s)
+    shuffle: bool = True  # False: the training data in file order every epoch
     slowdown: float = 0.0  # test knob (definitions.knobs): sleep this fraction of compute on top
 
     @classmethod
@@ -30,7 +31,8 @@ class TrialRecipe:
         training = workload.training
         return cls(model=workload.model, epochs=training.epochs,
                    batch_size=training.batch_size, seed=training.seed + knobs.seed_offset,
-                   timeout_s=training.timeout_s, slowdown=knobs.slowdown)
+                   timeout_s=training.timeout_s, shuffle=training.shuffle,
+                   slowdown=knobs.slowdown)
 
     def without_slowdown(self) -> TrialRecipe:
         """The same training without the slowdown knob's sleep."""

@@ -45,6 +45,8 @@ class TrainingSettings:
     batch_size: int
     seed: int
     timeout_s: float | None = None  # a trial training longer is stopped: status "timeout"
+    # False walks the training data in file order every epoch (the 2016 tutorial does).
+    shuffle: bool = True
     # This many failed or timed-out trials one after another stop the run: something is broken
     # that no configuration will fix (diverged trials do not count: they are a result).
     max_failures_in_a_row: int = 5
@@ -104,8 +106,9 @@ class Workload:
             "model": self.model,
             # what decides the results; settings left at their defaults keep older hashes valid
             "training": {k: v for k, v in asdict(self.training).items()
-                         if k in ("epochs", "batch_size", "seed") or v is not None
-                         and k != "max_failures_in_a_row"},
+                         if k in ("epochs", "batch_size", "seed")
+                         or (v is not None and k not in ("max_failures_in_a_row", "shuffle"))
+                         or (k == "shuffle" and v is False)},
             "baseline": self.baseline,
             "grid": self.grid(grid_name),
         }
@@ -146,6 +149,7 @@ def load_workload(name_or_path: str | None = None) -> Workload:
         seed=tr.get("seed", int, check=non_negative),
         timeout_s=tr.get("timeout_s", float, default=None, check=positive),
         max_failures_in_a_row=tr.get("max_failures_in_a_row", int, default=5, check=positive),
+        shuffle=tr.get("shuffle", bool, default=True),
     )
     tr.finish()
 

@@ -56,7 +56,7 @@ def combined_digest(partition_digests: list[str]) -> str:
 
 def train_weights(
     sc: Any, *, data_bc: Any, family: str, params: dict[str, Any], epochs: int, batch_size: int,
-    seed: int, expect_test_error: float | None = None,
+    seed: int, shuffle: bool = True, expect_test_error: float | None = None,
 ) -> TrainedWeights:
     """Retrain the chosen configuration in one Spark task and return its weights.
 
@@ -65,7 +65,7 @@ def train_weights(
     (the trial's) checks it: a retrained model that scores otherwise raises.
     """
     payload = {"family": family, "params": params, "epochs": epochs, "batch_size": batch_size,
-               "seed": seed}
+               "seed": seed, "shuffle": shuffle}
     task = functools.partial(train_task, data_bc=data_bc)
     out = run_job(sc, f"bench-deploy-train-{uuid.uuid4().hex[:8]}",
                   "bench: retrain the chosen configuration",

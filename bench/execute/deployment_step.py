@@ -66,5 +66,6 @@ class Deployment:
         self.trained = train_weights(
             session.sc, data_bc=session.data_bc, family=recipe.model, params=chosen.params,
             epochs=recipe.epochs, batch_size=recipe.batch_size, seed=recipe.seed,
+            shuffle=recipe.shuffle,
             expect_test_error=chosen.test_error)
         return True

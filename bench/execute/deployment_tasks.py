@@ -30,7 +30,8 @@ def train_task(payload: dict, *, data_bc: Any) -> TrainedWeights:
 
         freeze_imports()  # as a trial task does: later collections skip TensorFlow's objects
     return trained_weights(data, payload["family"], payload["params"], epochs=payload["epochs"],
-                           batch_size=payload["batch_size"], seed=payload["seed"])
+                           batch_size=payload["batch_size"], seed=payload["seed"],
+                           shuffle=payload.get("shuffle", True))
 
 
 def score_partition(
@@ -66,9 +67,9 @@ def score_partition(
 
         freeze_imports()
     keras.backend.clear_session()  # the worker scores many partitions: keep one model at a time
-    # steps_per_epoch only shapes the convnet's learning-rate schedule: no training here.
+    # train_size and batch_size only shape the convnet's learning-rate schedule: no training here.
     model = build_model(family, params, input_shape=data.input_shape,
-                        num_classes=data.num_classes, steps_per_epoch=1)
+                        num_classes=data.num_classes, train_size=1, batch_size=1)
     model.set_weights(weights)
     logits = model.predict(x, batch_size=batch_size, verbose=0)
     classes = np.argmax(logits, axis=1).astype(np.uint8)

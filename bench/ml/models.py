@@ -7,7 +7,7 @@ from typing import Any
 
 def build_model(
     family: str, params: dict[str, Any], *, input_shape: tuple[int, ...], num_classes: int,
-    steps_per_epoch: int,
+    train_size: int, batch_size: int,
 ) -> Any:
     """A compiled ``keras.Model`` of ``family`` with the hyperparameters ``params``."""
     import keras
@@ -19,7 +19,7 @@ def build_model(
         model = _convnet(keras, params, input_shape, num_classes)
         # The tutorial decays the base rate by decay_rate once per epoch (staircase).
         schedule = keras.optimizers.schedules.ExponentialDecay(
-            params["learning_rate"], decay_steps=steps_per_epoch,
+            params["learning_rate"], decay_steps=train_size / batch_size,
             decay_rate=params["decay_rate"], staircase=True)
         optimizer = keras.optimizers.SGD(schedule, momentum=params["momentum"])
     else:

@@ -104,7 +104,7 @@ def _out_of_memory(error: Exception) -> bool:
 def train_and_evaluate(
     data: Any, family: str, params: dict[str, Any], *, epochs: int, batch_size: int, seed: int,
     timeout_s: float | None = None, clock: Callable[[], float] = time.perf_counter,
-    keep_weights: bool = False,
+    keep_weights: bool = False, shuffle: bool = True,
 ) -> TrainOutcome:
     """Train ``family`` with ``params`` on ``data`` (a FloatData) and measure its errors.
 
@@ -125,14 +125,14 @@ def train_and_evaluate(
         keras.backend.clear_session()
         keras.utils.set_random_seed(seed)
         tf.config.experimental.enable_op_determinism()
-        steps = math.ceil(len(data.x_train) / batch_size)
         model = build_model(family, params, input_shape=data.input_shape,
-                            num_classes=data.num_classes, steps_per_epoch=steps)
+                            num_classes=data.num_classes, train_size=len(data.x_train),
+                            batch_size=batch_size)
         phases["build"] = clock() - t
 
         t = clock()
         history = model.fit(data.x_train, data.y_train, epochs=epochs, batch_size=batch_size,
-                            shuffle=True, verbose=0,
+                            shuffle=shuffle, verbose=0,
                             callbacks=[keras.callbacks.TerminateOnNaN(),
                                        *([limit] if limit else [])])
         phases["train"] = clock() - t
@@ -192,13 +192,14 @@ class TrainedWeights:
 
 def trained_weights(
     data: Any, family: str, params: dict[str, Any], *, epochs: int, batch_size: int, seed: int,
+    shuffle: bool = True,
 ) -> TrainedWeights:
     """Train ``family`` with ``params`` exactly as its trial was trained (``train_and_evaluate``,
     so with the trial's seed, epochs, batch size and TensorFlow threads its errors are the
     trial's, bit for bit), and keep the weights. Failures are returned, never raised."""
     begin = time.perf_counter()
     outcome = train_and_evaluate(data, family, params, epochs=epochs, batch_size=batch_size,
-                                 seed=seed, keep_weights=True)
+                                 seed=seed, keep_weights=True, shuffle=shuffle)
     return TrainedWeights(outcome.status, outcome.weights or [], outcome.val_error,
                           outcome.test_error, outcome.final_loss,
                           time.perf_counter() - begin, outcome.error)
