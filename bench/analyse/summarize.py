@@ -13,6 +13,7 @@ from bench.analyse import (
     extra_runs,
     formulas,
     notes,
+    published,
     run_scaling,
     scaling_model,
     time_breakdown,
@@ -91,7 +92,8 @@ def summarize_run(
         floor_comparisons=run_scaling.floor_comparisons(summary),
         usl_fit=run_scaling.usl_fit(summary),
         quality_curves=_quality_curves(trials, {(r.name, r.mode) for r in rows}),
-        deployment_rows=deployment_rows(summary.deployments, summary.reference))
+        deployment_rows=deployment_rows(summary.deployments, summary.reference),
+        published=published.comparison(summary, meta["workload"]))
 
 
 def _rows(expected_trials: int, reference: RowKey | None,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.analyse import formulas, scaling_model
+from bench.analyse.published import PublishedComparison
 from bench.analyse.scalability import UslFit, WeakPoint
 from bench.analyse.time_to_quality import QualityPoint
 from bench.store.records import DeploymentRun, Mode
@@ -187,6 +188,9 @@ class RunSummary:
     # The best-so-far curve of each row's first repeat, keyed "<profile> (<mode>)", in the order
     # the records came (bench.analyse.time_to_quality.curves).
     quality_curves: dict[str, list[QualityPoint]] = field(default_factory=dict)
+    # 2016's published figures beside this run (bench.analyse.published); None unless the run's
+    # workload is 2016's (mnist, convnet).
+    published: PublishedComparison | None = None
 
     def without_floor(self) -> RunSummary:
         """The summary without its process-pool floor rows: what scales with the nodes (speedup

@@ -69,6 +69,7 @@ def to_json(summary: RunSummary, meta: dict) -> dict:
         "test_knobs": meta.get("test_knobs", {}),
         "machine": machine_fingerprint(summary.environment),
         "environment": summary.environment, "notes": summary.notes, **_model_json(summary),
+        "published_2016": summary.published.to_json() if summary.published else None,
     })
 
 
