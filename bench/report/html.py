@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from bench.analyse.scaling_model import Waterfall
 from bench.analyse.summary import Accuracy, RunSummary
-from bench.report import sentences, tables
+from bench.report import published_block, sentences, tables
 from bench.report.formats import DASH
 from bench.report.pictures import accuracy, drawing, scaling, timeline
 from bench.store.records import Mode, TrialResult
@@ -215,6 +215,8 @@ def to_html(summary: RunSummary, pictures: Sequence[Picture]) -> str:
                 "<ul>" + "".join(f"<li>{escape(line)}</li>"
                                  for line in sentences.model_lines(summary)) + "</ul>"]
     out += [picture_element(p) for p in pictures if p.name.startswith("waterfall")]
+    if summary.published is not None:
+        out += published_block.html_section(summary.published, table)
     if summary.accuracy is not None:
         out += _accuracy_section(summary.accuracy, by_name)
     out += _extra_sections(summary)

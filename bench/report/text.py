@@ -7,6 +7,7 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from bench.analyse.summary import RunSummary
+from bench.report import published_block
 from bench.report.formats import DASH
 from bench.report.sentences import (
     BREAKDOWN_INTRO,
@@ -56,6 +57,8 @@ def to_table(summary: RunSummary) -> str:
     if summary.model:
         parts += ["", model_intro(summary), _model_table(summary, "simple"), "",
                   *model_lines(summary)]
+    if summary.published is not None:
+        parts += ["", *published_block.text_lines(summary.published)]
     if summary.deployments:
         headers, rows = deployment_table(summary)
         parts += ["", DEPLOYMENT_INTRO, tabulate(rows, headers=headers, disable_numparse=True)]
@@ -94,6 +97,8 @@ def to_markdown(summary: RunSummary, meta: dict) -> str:
     if summary.model:
         md += ["", "## Model", "", model_intro(summary), "", _model_table(summary, "github"), "",
                *(f"- {line}" for line in model_lines(summary))]
+    if summary.published is not None:
+        md += ["", *published_block.markdown_lines(summary.published)]
     if summary.deployments:
         headers, rows = deployment_table(summary)
         md += ["", "## Deployment", "", DEPLOYMENT_INTRO, "",
