@@ -6,12 +6,21 @@ import hashlib
 import itertools
 import json
 import re
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from bench.definitions.hyperparameters import DATASETS, MODEL_HYPERPARAMETERS
 from bench.definitions.locations import find_definition
+from bench.definitions.overrides import (
+    GRID_SETTINGS,
+    SET,
+    Setting,
+    check_names,
+    effective,
+    grid_settings,
+)
 from bench.definitions.thresholds import Thresholds, read_thresholds
 from bench.definitions.tomlfile import Check, Invalid, Table, load_toml, non_negative, positive
 from bench.errors import UserError
@@ -65,6 +74,11 @@ class Workload:
     default_grid: str
     # The regression gate's thresholds: how the run is judged, not what it measures (not hashed).
     thresholds: Thresholds = Thresholds()
+    # The grid it was read for, and the settings that changed its [dataset] and [training]
+    # (``dataset`` and ``training`` above have them): that grid's, then --set's.
+    chosen_grid: str = ""
+    settings: tuple[Setting, ...] = ()
+    grid_settings: dict[str, tuple[Setting, ...]] = field(default_factory=dict)  # as in the file
 
     def grid(self, name: str | None) -> dict[str, list[Any]]:
         name = name or self.default_grid
@@ -100,7 +114,13 @@ class Workload:
         ]
 
     def definition_hash(self, grid_name: str | None = None) -> str:
-        """Identifies what was measured: two runs compare only when these hashes agree."""
+        """Identifies what was measured: two runs compare only when these hashes agree. The
+        dataset and training settings are the effective ones, changed by the grid's settings and
+        --set (bench.definitions.overrides)."""
+        name = grid_name or self.default_grid
+        if self.grid_settings.get(name, ()) != self.grid_settings.get(self.chosen_grid, ()):
+            raise ValueError(f"workload read for grid '{self.chosen_grid}' hashed for grid "
+                             f"'{name}', whose settings differ: read it with grid={name!r}")
         definition = {
             "dataset": asdict(self.dataset),
             "model": self.model,
@@ -122,13 +142,73 @@ def find_workload(name_or_path: str | None) -> Path:
                            what="workload", option="--workload")
 
 
-def load_workload(name_or_path: str | None = None) -> Workload:
+# The keys of the tables settings can change: what those tables of the file accept.
+SETTABLE: dict[str, list[str]] = {
+    "dataset": [f.name for f in fields(DatasetSettings)],
+    "training": [f.name for f in fields(TrainingSettings)],
+}
+
+
+def load_workload(name_or_path: str | None = None, grid: str | None = None,
+                  settings: Sequence[Setting] = ()) -> Workload:
+    """The workload as a run of ``grid`` (default: the file's default_grid) measures it: its
+    [dataset] and [training] changed by the grid's settings, then by ``settings`` (``--set``).
+
+    The file must be valid on its own; every grid's settings are checked, not only the chosen
+    grid's. Settings are applied to the file's data before it is read, so a bad value gets the
+    file's message, naming where the setting was given."""
     path = find_workload(name_or_path)
-    top = Table(load_toml(path), str(path))
+    for setting in settings:
+        check_names(setting, SETTABLE)
+    data = load_toml(path)
+    as_written = _read(data, path)
+    chosen = grid or as_written.default_grid
+    if grid is not None:
+        as_written.grid(grid)  # an unknown grid: a UserError naming --grid
+    for name, its in as_written.grid_settings.items():
+        if name != chosen and its:
+            _read(_changed_data(data, its), path, its)  # raises if one is invalid
+    applied = effective([*as_written.grid_settings.get(chosen, ()), *settings])
+    workload = _read(_changed_data(data, applied), path, applied) if applied else as_written
+    return replace(workload, chosen_grid=chosen, settings=applied)
+
+
+def _changed_data(data: dict[str, Any], settings: Sequence[Setting]) -> dict[str, Any]:
+    """The file's data with ``settings`` in its tables (copies: ``data`` stays as read)."""
+    changed = dict(data)
+    for s in settings:
+        changed[s.table] = {**changed.get(s.table, {}), s.key: s.value}
+    return changed
+
+
+class _ChangedTable(Table):
+    """A table some of whose values come from settings: an error about one of them names
+    where it was given (``--set training.epochs=abc``), not the file."""
+
+    def __init__(self, table: Table, settings: Sequence[Setting]) -> None:
+        super().__init__(table.data, table.file, table.path)
+        self.settings = {s.key: s for s in settings if s.table == table.path}
+
+    def get(self, key: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().get(key, *args, **kwargs)
+        except UserError as e:
+            setting = self.settings.get(key)
+            if setting is None or e.where != self.where:
+                raise
+            fix = e.fix
+            if setting.from_command_line and fix and fix.startswith(f"write {key} = "):
+                fix = f"write {SET} {setting.name}={fix.removeprefix(f'write {key} = ')}"
+            raise UserError(e.what, where=setting.where, fix=fix) from None
+
+
+def _read(data: dict[str, Any], path: Path, settings: Sequence[Setting] = ()) -> Workload:
+    """The workload in ``data``, read from ``path``; ``settings``: those already in ``data``."""
+    top = Table(data, str(path))
     name = top.get("name", str, default=path.stem, check=_plain_name)
     description = top.get("description", str, default="")
 
-    ds = top.table("dataset")
+    ds = _ChangedTable(top.table("dataset"), settings)
     dataset = DatasetSettings(
         name=ds.get("name", str, check=_one_of(DATASETS, "dataset")),
         path=ds.get("path", str, default=None),
@@ -142,7 +222,7 @@ def load_workload(name_or_path: str | None = None) -> Workload:
     md.finish()
     hyper = MODEL_HYPERPARAMETERS[model]
 
-    tr = top.table("training")
+    tr = _ChangedTable(top.table("training"), settings)
     training = TrainingSettings(
         epochs=tr.get("epochs", int, check=positive),
         batch_size=tr.get("batch_size", int, check=positive),
@@ -159,8 +239,12 @@ def load_workload(name_or_path: str | None = None) -> Workload:
 
     grids_table = top.table("grids")
     grids: dict[str, dict[str, list[Any]]] = {}
+    settings_of: dict[str, tuple[Setting, ...]] = {}
     for grid_name in list(grids_table.data):
-        grids[grid_name] = _read_grid(grids_table.table(grid_name), hyper)
+        grid_table = grids_table.table(grid_name)
+        settings_of[grid_name] = grid_settings(
+            grid_table.get(GRID_SETTINGS, dict, default={}), str(path), grid_name, SETTABLE)
+        grids[grid_name] = _read_grid(grid_table, hyper)
     if not grids:
         raise UserError(
             "no grids defined", where=str(path), fix="add a table like [grids.small] with lists"
@@ -173,15 +257,16 @@ def load_workload(name_or_path: str | None = None) -> Workload:
     return Workload(
         name=name, path=path, description=description, dataset=dataset, model=model,
         training=training, baseline=baseline, grids=grids, default_grid=default_grid,
-        thresholds=thresholds,
+        thresholds=thresholds, chosen_grid=default_grid, grid_settings=settings_of,
     )
 
 
 def _read_grid(table: Table, hyper: dict) -> dict[str, list[Any]]:
     axes: dict[str, list[Any]] = {}
-    for key in list(table.data):
+    known = [*hyper, GRID_SETTINGS]
+    for key in [k for k in table.data if k != GRID_SETTINGS]:  # the settings: read before
         if key not in hyper:
-            table.finish(known=list(hyper))  # raises: names the key and the closest known one
+            table.finish(known=known)  # raises: names the key and the closest known one
         values = table.get(key, list)
         if not values:
             raise UserError(f"'{key}' is an empty list", where=table.where,
@@ -200,7 +285,7 @@ def _read_grid(table: Table, hyper: dict) -> dict[str, list[Any]]:
         axes[key] = values
     if not axes:
         raise UserError("empty grid", where=table.where, fix="add at least one hyperparameter list")
-    table.finish(known=list(hyper))
+    table.finish(known=known)
     return axes
 
 
