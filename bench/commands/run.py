@@ -19,6 +19,7 @@ from bench.cluster.preflight import check_java, check_memory, check_ports, usabl
 from bench.commands.report import Written, add_output_options, show
 from bench.definitions.knobs import read_test_knobs
 from bench.definitions.locations import PROJECT_ROOT
+from bench.definitions.overrides import Setting, describe, parse_set, to_record
 from bench.definitions.profile import DEFAULT_PROFILES, load_profiles, memory_mb, with_nodes
 from bench.definitions.workload import load_workload
 from bench.errors import UserError
@@ -49,6 +50,13 @@ def _count(text: str) -> int:
     return _whole_number(text, 0)
 
 
+def _setting(text: str) -> Setting:
+    try:
+        return parse_set(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 SWEPT_PROFILE = "13-node"  # what --nodes sweeps without --clusters
 
 
@@ -72,6 +80,12 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
                         help="a name in workloads/ or a .toml path (default: digits-mlp)")
     parser.add_argument("--grid", metavar="NAME", default=None,
                         help="a grid of the workload (default: the workload's default_grid)")
+    parser.add_argument("--set", type=_setting, action="append", default=None,
+                        metavar="TABLE.KEY=VALUE",
+                        help="change a [training] or [dataset] setting of the workload for this "
+                             "run, after the grid's own settings; VALUE is read as TOML (2, "
+                             "0.5, false), else as text; repeatable, e.g. --set training.epochs=2 "
+                             "--set dataset.train_limit=6000")
     parser.add_argument("--clusters", metavar="A,B,C", default=None,
                         help="cluster profiles, names in clusters/ or .toml paths "
                              f"(default: {','.join(DEFAULT_PROFILES)})")
@@ -160,10 +174,12 @@ def _run(args: argparse.Namespace) -> Written:
     java = check_java()
     _check_clusters(job)
     workload = job.workload
+    changed = [s.where for s in workload.settings if s.table == "dataset"]
     dataset = load_dataset(
         workload.dataset.name, seed=workload.training.seed, path=workload.dataset.path,
         validation_size=workload.dataset.validation_size,
-        train_limit=workload.dataset.train_limit, where=f"{workload.path} [dataset]",
+        train_limit=workload.dataset.train_limit,
+        where=f"{workload.path} [dataset]" + (f" with {', '.join(changed)}" if changed else ""),
     )
 
     # Spark and the report's plotting load only once the input is checked: `bench --help` and
@@ -228,7 +244,7 @@ def _continue_run(run: RunDirectory, job: RunJob) -> None:
 
 
 def _new(args: argparse.Namespace) -> RunJob:
-    workload = load_workload(args.workload)
+    workload = load_workload(args.workload, args.grid, args.set or ())
     specs = workload.trials(args.grid)
     default = SWEPT_PROFILE if args.nodes else ",".join(DEFAULT_PROFILES)
     names = [n.strip() for n in (args.clusters or default).split(",") if n.strip()]
@@ -254,7 +270,7 @@ def _new(args: argparse.Namespace) -> RunJob:
 
 
 def _resumed(args: argparse.Namespace) -> tuple[RunDirectory, RunJob]:
-    given = [f"--{name}" for name in ("workload", "grid", "clusters", "repeats", "mode",
+    given = [f"--{name}" for name in ("workload", "grid", "set", "clusters", "repeats", "mode",
                                                 "order", "nodes", "trials_per_node",
                                                 "deploy_rows", "floor")
              if getattr(args, name) is not None]
@@ -280,6 +296,8 @@ def _create_run(out: Path, job: RunJob, java: str) -> RunDirectory:
             "epochs": workload.training.epochs, "seed": workload.training.seed,
             "hash": workload.definition_hash(grid),
             "thresholds": workload.thresholds.to_dict(),
+            # what changed [training] and [dataset] (the grid's settings, --set): in the hash
+            "settings": to_record(workload.settings),
         },
         "profiles": [pp.profile.describe() | {"modes": [m.value for m in pp.modes],
                                               "plan": pp.reason} for pp in job.planned],
@@ -291,9 +309,11 @@ def _create_run(out: Path, job: RunJob, java: str) -> RunDirectory:
     })
     from bench.report.answer import shown_path
 
-    print(f"bench: {workload.name} grid '{grid}' ({len(specs)} trials) on "
-          f"{', '.join(pp.profile.name for pp in job.planned)}\n"
-          f"bench: run directory {shown_path(run.path)}")
+    lines = [f"bench: {workload.name} grid '{grid}' ({len(specs)} trials) on "
+             f"{', '.join(pp.profile.name for pp in job.planned)}"]
+    if workload.settings:
+        lines.append(f"bench: changed for this run: {describe(to_record(workload.settings))}")
+    print("\n".join([*lines, f"bench: run directory {shown_path(run.path)}"]))
     return run
 
 

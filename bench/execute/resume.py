@@ -1,6 +1,7 @@
 """`bench run --resume RUN_DIR`: finish a run whose driver died, running only what has no result.
 
-Everything comes from the run directory: ``run.json`` names the workload and profiles (their
+Everything comes from the run directory: ``run.json`` names the workload, its grid and the
+settings ``--set`` changed (the grid's come from the file again), and the profiles (their
 definition hashes must still match: a resumed run must not mix two definitions), the modes the
 plan chose, the repeats and the test knobs; ``profiles.jsonl`` says which grid runs finished and
 ``trials.jsonl`` which trials of an unfinished one already have a result.
@@ -12,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from bench.definitions.knobs import TestKnobs
+from bench.definitions.overrides import from_record
 from bench.definitions.profile import load_profile, with_nodes
 from bench.definitions.workload import TrialSpec, Workload, load_workload
 from bench.errors import UserError
@@ -74,7 +76,9 @@ def load_resume(run: RunDirectory, host_cores: int, knobs: TestKnobs) -> RunJob:
     where = str(run.path / META)
     fix = "start a new run with `bench run` instead"
     recorded = meta["workload"]
-    workload = load_workload(recorded["path"])
+    # read as the run read it: for its grid, with the settings it was given on the command line
+    given = from_record(recorded.get("settings", {}), f"{where} workload.settings")
+    workload = load_workload(recorded["path"], recorded["grid"], given)
     if workload.definition_hash(recorded["grid"]) != recorded["hash"]:
         raise UserError(
             f"the workload {recorded['path']} changed since this run began; finishing it would "

@@ -7,6 +7,7 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from bench.analyse.summary import RunSummary
+from bench.definitions.overrides import describe
 from bench.report import published_block
 from bench.report.formats import DASH
 from bench.report.sentences import (
@@ -74,7 +75,9 @@ def to_table(summary: RunSummary) -> str:
 
 
 def to_markdown(summary: RunSummary, meta: dict) -> str:
+    changed = describe(meta.get("workload", {}).get("settings", {}))  # grid's and --set's
     md = [f"# {summary.workload}: grid '{summary.grid}'", "",
+          *([f"Settings changed for this run: {changed}.", ""] if changed else []),
           f"Run `{summary.run_id}`; speedups against `{summary.reference or DASH}` (1 node, "
           "measured). Every row says where its figures come from: **measured** (real trials), "
           "**replay** (the real cluster of that size running surrogate trials that sleep for the "
