@@ -10,8 +10,8 @@ PYTEST_ARGS ?=
 .PHONY: bench test test-quick lint venv java clean check bench-ci gate-proof soak
 
 $(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
-	  { echo "bench needs Python 3.10 or newer; found $$($(PYTHON) --version 2>&1). Run: make PYTHON=python3.11 ..."; exit 2; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "bench needs Python 3.11 or newer; found $$($(PYTHON) --version 2>&1). Run: make PYTHON=python3.11 ..."; exit 2; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import tomllib
+import tomllib  # Python 3.11+, as pyproject's requires-python says
 
 from bench.errors import UserError
 
