@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from bench.commands.compare import FORMATS
 from bench.commands.history import HISTORY_DIR, RECENT
-from bench.definitions.locations import PROJECT_ROOT
+from bench.definitions.locations import REPORTS_DIR
 from bench.errors import EXIT_OK, EXIT_REGRESSION, NoReference, UserError
 
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from bench.compare.results import Result
 
 # bench.compare.references.REFERENCE_DIR, spelled here: that module loads scipy (tests check both)
-REFERENCE_DIR = PROJECT_ROOT / "reports" / "references"
+REFERENCE_DIR = REPORTS_DIR / "references"
 
 
 def add_parser(verbs: argparse._SubParsersAction) -> None:

@@ -7,11 +7,11 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from bench.definitions.locations import PROJECT_ROOT
+from bench.definitions.locations import REPORTS_DIR
 
 # bench.history.entries.HISTORY_DIR and RECENT, spelled here: that package loads scipy, which
 # `bench --help` must not (tests check both agree)
-HISTORY_DIR = PROJECT_ROOT / "reports" / "history"
+HISTORY_DIR = REPORTS_DIR / "history"
 RECENT = 5
 
 

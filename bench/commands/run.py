@@ -18,7 +18,7 @@ from bench.cluster.leftovers import clean_leftovers
 from bench.cluster.preflight import check_java, check_memory, check_ports, usable_cores
 from bench.commands.report import Written, add_output_options, show
 from bench.definitions.knobs import read_test_knobs
-from bench.definitions.locations import PROJECT_ROOT
+from bench.definitions.locations import PROJECT_ROOT, REPORTS_DIR
 from bench.definitions.overrides import Setting, describe, parse_set, to_record
 from bench.definitions.profile import DEFAULT_PROFILES, load_profiles, memory_mb, with_nodes
 from bench.definitions.workload import load_workload
@@ -114,8 +114,9 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
                         help="dispatch order of the trials: longest_first (the longest expected "
                              "first, from the 1-node durations of this run; default) or grid "
                              "(the workload's own order)")
-    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "reports" / "runs",
-                        metavar="DIR", help="where run directories go (default: reports/runs)")
+    parser.add_argument("--out", type=Path, default=REPORTS_DIR / "runs",
+                        metavar="DIR", help="where run directories go (default: reports/runs "
+                                            "of the working directory, or $BENCH_REPORTS/runs)")
     parser.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                         help="finish a run whose driver died: run only the trials that have no "
                              "result, then report the whole run (everything else comes from "

@@ -15,13 +15,13 @@ from typing import Any
 
 from bench.cluster.environment import hardware, machine_fingerprint
 from bench.compare.results import Result
-from bench.definitions.locations import PROJECT_ROOT
+from bench.definitions.locations import REPORTS_DIR
 from bench.errors import NoReference, UserError
 from bench.store.rundir import write_json
 
-REFERENCE_DIR = PROJECT_ROOT / "reports" / "references"
+REFERENCE_DIR = REPORTS_DIR / "references"
 # Where `bench baseline save` wrote them before: looked in after REFERENCE_DIR, never written.
-OLD_REFERENCE_DIR = PROJECT_ROOT / "reports" / "baselines"
+OLD_REFERENCE_DIR = REPORTS_DIR / "baselines"
 DEFAULT_FOLDERS = (REFERENCE_DIR, OLD_REFERENCE_DIR)
 REFERENCE_VERSION = 1
 

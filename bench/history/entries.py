@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.compare.results import Result
-from bench.definitions.locations import PROJECT_ROOT
+from bench.definitions.locations import REPORTS_DIR
 from bench.errors import UserError
 from bench.store.rundir import META
 
-HISTORY_DIR = PROJECT_ROOT / "reports" / "history"
+HISTORY_DIR = REPORTS_DIR / "history"
 HISTORY_VERSION = 1
 RECENT = 5  # entries pooled into the reference a run is judged against
 _SHA = re.compile(r"[0-9a-fA-F]{7,64}")
