@@ -50,6 +50,8 @@ def test_values_are_read_as_toml_else_as_text():
         [2, 0.5, False, "text", 1000.0]
     assert parse_value("/data/mnist") == "/data/mnist"  # not TOML: the text itself
     assert parse_value("abc") == "abc"
+    assert parse_value("2016-11-09") == "2016-11-09"  # a TOML date, but no setting takes one
+    assert parse_value("1\nx = 2") == "1\nx = 2"  # one value, not a document
     setting = parse_set("dataset.path=/data/mnist")
     assert (setting.table, setting.key, setting.value) == ("dataset", "path", "/data/mnist")
     assert setting.where == "--set dataset.path=/data/mnist"

@@ -8,6 +8,7 @@ settings is what the run measures: its definition hash covers them (bench.defini
 
 from __future__ import annotations
 
+import datetime
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,12 +44,14 @@ class Setting:
 
 def parse_value(text: str) -> Any:
     """``text`` read as a TOML value (``2``, ``0.5``, ``false``, ``"text"``); what is not one
-    is the string itself, so that ``--set dataset.path=/data/mnist`` needs no quotes."""
+    is the string itself, so that ``--set dataset.path=/data/mnist`` needs no quotes (a TOML
+    date too: no setting takes one, a folder may be named like one)."""
     try:
         document = tomllib.loads(f"value = {text}")
     except tomllib.TOMLDecodeError:
         return text
-    return document["value"] if len(document) == 1 else text
+    value = document["value"] if len(document) == 1 else text
+    return text if isinstance(value, datetime.date | datetime.time) else value
 
 
 def parse_set(item: str) -> Setting:
