@@ -104,6 +104,12 @@ def test_an_unknown_table_or_key_is_named_with_the_closest(workload, item, what,
     assert e.value.where == f"--set {item}"
 
 
+def test_bench_run_names_the_set_it_refuses(workload):
+    done = bench_main("run", "--workload", str(workload), "--set", "training.epochs=abc")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "--set training.epochs=abc: 'epochs' must be an integer, got 'abc'" in done.stderr
+
+
 def test_a_malformed_set_is_a_usage_error():
     done = bench_main("run", "--set", "training.epochs")
     assert done.returncode == 2 and "Traceback" not in done.stderr
