@@ -115,7 +115,7 @@ def replay_payloads(reference: list[TrialResult]) -> dict[str, dict]:
             "phases": phases,
             "metrics": {"status": first.status.value, "error": first.error,
                         "val_error": first.val_error, "test_error": first.test_error,
-                        "final_loss": first.final_loss},
+                        "final_loss": first.final_loss, "test_wrong": first.test_wrong},
         }
     return payloads
 

@@ -154,7 +154,7 @@ def _run_trial(payload: dict, trial: dict, *, data_bc: Any, settings: TaskSettin
     metrics = {
         "status": outcome.status.value, "error": outcome.error,
         "val_error": outcome.val_error, "test_error": outcome.test_error,
-        "final_loss": outcome.final_loss,
+        "final_loss": outcome.final_loss, "test_wrong": outcome.test_wrong,
     }
     return _report(payload, trial, metrics, started=started, phases=phases, cold=cold,
                    settings=settings)
@@ -169,6 +169,8 @@ def _report(payload: dict, trial: dict, metrics: dict, *, started: float,
         is_baseline=payload["is_baseline"], status=TrialStatus(metrics["status"]),
         error=metrics["error"], val_error=metrics["val_error"],
         test_error=metrics["test_error"], final_loss=metrics["final_loss"],
+        # absent from a crashed trial's fields (execute.attempts) and from older replays
+        test_wrong=metrics.get("test_wrong"),
         started_at=started, ended_at=time.time(), phases=phases, executor_id=executor_id(),
         host=socket.gethostname(), pid=os.getpid(), cold=cold, attempt=trial["attempt"],
     ).to_dict()

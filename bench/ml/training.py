@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.store.records import TrialStatus
+from bench.store.records import TrialStatus, pack_wrong
 
 
 @dataclass
@@ -29,6 +29,9 @@ class TrainOutcome:
     phases: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     weights: list[np.ndarray] | None = None  # with keep_weights: keras get_weights() order
+    # The test images it got wrong, packed (bench.store.records.pack_wrong): test_error is
+    # their count / n, so the two always agree.
+    test_wrong: dict[str, Any] | None = None
 
 
 def warm_up() -> float:
@@ -59,11 +62,19 @@ def freeze_imports() -> None:
     gc.freeze()
 
 
+def wrong_predictions(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> np.ndarray:
+    """One boolean per image: True where the model's class is not the label."""
+    logits = model.predict(x, batch_size=max(batch_size, 256), verbose=0)
+    return np.argmax(logits, axis=1) != y
+
+
 def error_rate(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> float:
     """Misclassified / n, from integer counts: exact, so runs compare bit for bit."""
-    logits = model.predict(x, batch_size=max(batch_size, 256), verbose=0)
-    wrong = int(np.count_nonzero(np.argmax(logits, axis=1) != y))
-    return wrong / len(y)
+    return _rate(wrong_predictions(model, x, y, batch_size))
+
+
+def _rate(wrong: np.ndarray) -> float:
+    return int(np.count_nonzero(wrong)) / len(wrong)
 
 
 def _time_limit(limit_s: float, clock: Callable[[], float]) -> Any:
@@ -141,10 +152,10 @@ def train_and_evaluate(
         if outcome is None:
             t = clock()
             val_error = error_rate(model, data.x_val, data.y_val, batch_size)
-            test_error = error_rate(model, data.x_test, data.y_test, batch_size)
+            test_wrong = wrong_predictions(model, data.x_test, data.y_test, batch_size)
             phases["evaluate"] = clock() - t
-            outcome = TrainOutcome(TrialStatus.OK, val_error, test_error, float(losses[-1]),
-                                   phases)
+            outcome = TrainOutcome(TrialStatus.OK, val_error, _rate(test_wrong),
+                                   float(losses[-1]), phases, test_wrong=pack_wrong(test_wrong))
             if keep_weights:  # the deployment step: numpy arrays a driver without TF can hold
                 outcome.weights = [np.asarray(w) for w in model.get_weights()]
     except Exception as e:  # never BaseException: a Ctrl-C must stay an interrupt

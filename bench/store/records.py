@@ -7,11 +7,15 @@ field is noticed instead of silently defaulted.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:  # numpy is imported where a mask is packed or unpacked, not with the records
+    import numpy as np
 
 FORMAT_VERSION = 1
 
@@ -54,6 +58,24 @@ def last_error_line(error: str | None, most: int = 240) -> str:
     lines = [line.strip() for line in (error or "").strip().splitlines() if line.strip()]
     line = lines[-1] if lines else "(no error text)"
     return line if len(line) <= most else line[: most - 3] + "..."
+
+
+def pack_wrong(wrong: np.ndarray) -> dict[str, Any]:
+    """Which test images a trial got wrong, compactly and as JSON: ``{"n": images, "bits": the
+    booleans packed 8 to a byte (np.packbits, big-endian bit order), base64}`` (60 characters for
+    digits' 360 test images, 1,668 for MNIST's 10,000)."""
+    import numpy as np
+
+    flags = np.asarray(wrong, dtype=bool).ravel()
+    return {"n": int(flags.size), "bits": base64.b64encode(np.packbits(flags)).decode("ascii")}
+
+
+def unpack_wrong(packed: dict[str, Any]) -> np.ndarray:
+    """The boolean vector ``pack_wrong`` packed: True where the trial got the test image wrong."""
+    import numpy as np
+
+    raw = np.frombuffer(base64.b64decode(packed["bits"]), dtype=np.uint8)
+    return np.unpackbits(raw, count=int(packed["n"])).astype(bool)
 
 
 class Mode(str, enum.Enum):
@@ -105,6 +127,9 @@ class TrialResult:
     pid: int | None = None
     cold: bool = False  # TensorFlow was imported inside this trial: warm-up missed its worker
     attempt: int = 0
+    # Which test images it got wrong (pack_wrong), so two trials' test errors can be compared
+    # image by image (bench.analyse.test_error_intervals). None: not ok, or recorded before it.
+    test_wrong: dict[str, Any] | None = None
 
     @property
     def task_seconds(self) -> float | None:
