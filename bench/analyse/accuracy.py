@@ -7,9 +7,17 @@ from typing import Any
 
 from bench.analyse import formulas
 from bench.analyse.summary import Accuracy, Mismatch, RowKey
-from bench.store.records import Mode, TrialResult, TrialStatus, best_on_validation
+from bench.analyse.test_error_intervals import PairedTestErrors, paired_test_errors
+from bench.store.records import (
+    Mode,
+    TrialResult,
+    TrialStatus,
+    best_on_validation,
+    unpack_wrong,
+)
 
-_COMPARED = ("status", "val_error", "test_error", "final_loss")
+# test_wrong: the same test error must come from the same wrong images
+_COMPARED = ("status", "val_error", "test_error", "final_loss", "test_wrong")
 
 
 def accuracy(reference: RowKey | None, measured_keys: list[RowKey],
@@ -35,8 +43,18 @@ def accuracy(reference: RowKey | None, measured_keys: list[RowKey],
         best_test_error=best.test_error if best else None,
         relative_error_reduction=reduction,
         metrics_identical=(not mismatches) if sets else None, compared=sets + 1,
-        mismatches=mismatches,
+        mismatches=mismatches, intervals=_intervals(baseline, best),
     )
+
+
+def _intervals(baseline: TrialResult | None, best: TrialResult | None) -> PairedTestErrors | None:
+    """The baseline against the best, image by image; None when either did not record which test
+    images it got wrong (a run from before they were recorded) or they were scored on different
+    test sets."""
+    if baseline is None or best is None or baseline.test_wrong is None or \
+            best.test_wrong is None or baseline.test_wrong["n"] != best.test_wrong["n"]:
+        return None
+    return paired_test_errors(unpack_wrong(baseline.test_wrong), unpack_wrong(best.test_wrong))
 
 
 def _mismatches(source: RowKey, measured: list[RowKey], base_set: dict[str, TrialResult],
@@ -56,6 +74,8 @@ def _mismatches(source: RowKey, measured: list[RowKey], base_set: dict[str, Tria
                 expected = base_set[t.trial_id]
                 for name in _COMPARED:
                     a, b = getattr(expected, name), getattr(t, name)
+                    if name == "test_wrong" and (a is None or b is None):
+                        continue  # not recorded on one side (a run resumed across versions)
                     if a != b:
                         mismatches.append(Mismatch(t.trial_id, key[0], repeat, name,
                                                    _plain(a), _plain(b)))
@@ -74,4 +94,8 @@ def trial_metrics(accuracy: Accuracy | None,
 
 
 def _plain(value: Any) -> Any:
+    """A compared value as a report shows it: a status by name, the wrong test images counted
+    (which ones differ is in trials.jsonl)."""
+    if isinstance(value, dict) and "bits" in value:
+        return f"{int(unpack_wrong(value).sum())} of {value['n']} test images wrong"
     return value.value if isinstance(value, TrialStatus) else value

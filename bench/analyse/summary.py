@@ -9,6 +9,7 @@ from typing import Any
 from bench.analyse import formulas, scaling_model
 from bench.analyse.published import PublishedComparison
 from bench.analyse.scalability import UslFit, WeakPoint
+from bench.analyse.test_error_intervals import PairedTestErrors
 from bench.analyse.time_to_quality import QualityPoint
 from bench.store.records import DeploymentRun, Mode
 
@@ -153,6 +154,11 @@ class Accuracy:
     metrics_identical: bool | None  # None: fewer than two measured sets to compare
     compared: int  # measured (profile, repeat) sets compared
     mismatches: list[Mismatch] = field(default_factory=list)
+    # How sure the errors and the gain are, from which test images the baseline and the best got
+    # wrong (bench.analyse.test_error_intervals): 95 % Wilson intervals of both test errors, the
+    # paired bootstrap interval of the reduction, the exact McNemar test. None in a run that did
+    # not record them (an old run): the reports say "no interval (old run)".
+    intervals: PairedTestErrors | None = None
 
 
 @dataclass(frozen=True)

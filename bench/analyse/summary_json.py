@@ -7,7 +7,7 @@ import dataclasses
 import math
 from typing import Any
 
-from bench.analyse.summary import RunSummary
+from bench.analyse.summary import Accuracy, RunSummary
 from bench.cluster.environment import machine_fingerprint
 from bench.store.records import FORMAT_VERSION
 
@@ -26,6 +26,8 @@ def _finite(value: Any) -> Any:
 # What summary.json holds. 2: per-repeat samples, overheads, per-trial compute and metrics,
 # Spark counts, profile hashes and thresholds, which `bench compare` and `bench check` read.
 # 3: the machine probe beside each wall sample, which the gate's time figures are divided by.
+# Keys added since without a new version (readers of 3 ignore them): the accuracy block's
+# intervals (test_images, *_interval, significant, mcnemar_p, *_only_wrong).
 SUMMARY_VERSION = 3
 
 
@@ -57,7 +59,7 @@ def to_json(summary: RunSummary, meta: dict) -> dict:
         "best_test_error": acc.best_test_error,
         "relative_error_reduction": acc.relative_error_reduction,
         "metrics_identical": acc.metrics_identical, "compared_runs": acc.compared,
-        "mismatches": [m.__dict__ for m in acc.mismatches],
+        "mismatches": [m.__dict__ for m in acc.mismatches], **_intervals_json(acc),
     }
     return _finite({
         "format_version": FORMAT_VERSION, "summary_version": SUMMARY_VERSION,
@@ -71,6 +73,27 @@ def to_json(summary: RunSummary, meta: dict) -> dict:
         "environment": summary.environment, "notes": summary.notes, **_model_json(summary),
         "published_2016": summary.published.to_json() if summary.published else None,
     })
+
+
+def _intervals_json(acc: Accuracy) -> dict:
+    """The accuracy block's 95 % intervals (bench.analyse.test_error_intervals), [low, high]
+    fractions like the errors; every key null in a run that did not record which test images its
+    trials got wrong."""
+    i = acc.intervals
+
+    def pair(value: tuple[float, float] | None) -> list[float] | None:
+        return None if value is None else list(value)
+
+    return {
+        "test_images": i.n if i else None,
+        "baseline_test_error_interval": pair(i.baseline_interval) if i else None,
+        "best_test_error_interval": pair(i.best_interval) if i else None,
+        "relative_error_reduction_interval": pair(i.reduction_interval) if i else None,
+        "significant": i.significant if i else None,
+        "mcnemar_p": i.mcnemar_p if i else None,
+        "baseline_only_wrong": i.baseline_only if i else None,
+        "best_only_wrong": i.best_only if i else None,
+    }
 
 
 def _model_json(summary: RunSummary) -> dict:
