@@ -14,7 +14,7 @@ from tabulate import tabulate
 from bench.analyse import formulas
 from bench.analyse.summary import Accuracy, Row, RunSummary
 from bench.report.formats import mode_label, pct
-from bench.report.tables import SHORT_HEADERS, short_rows
+from bench.report.tables import NO_INTERVAL, SHORT_HEADERS, interval, short_rows, significance
 from bench.store.records import Mode
 
 WIDTH = 100
@@ -67,19 +67,35 @@ def waterfall_line(summary: RunSummary) -> str | None:
     return line
 
 
-def accuracy_line(acc: Accuracy | None) -> str | None:
-    """Baseline -> best test error and the relative reduction, naming what the best changed."""
+def accuracy_lines(acc: Accuracy | None) -> list[str]:
+    """Baseline -> best test error, naming what the best changed, and the relative reduction;
+    each with its 95 % interval (two lines of at most WIDTH columns with ordinary parameters), or
+    one line saying a run too old for intervals has none."""
     if acc is None or acc.baseline_test_error is None or acc.best_test_error is None:
-        return None
+        return []
     base = acc.baseline_params or {}
     changed = {k: v for k, v in (acc.best_params or {}).items() if base.get(k) != v}
     best = ", ".join(f"{k}={v:g}" for k, v in changed.items()) or "the baseline itself"
-    line = f"test error: baseline {pct(acc.baseline_test_error)} -> best {pct(acc.best_test_error)}"
-    if (cut := acc.relative_error_reduction) is not None:
-        line += f" ({pct(abs(cut), 1)} {'lower' if cut >= 0 else 'higher'}; {best})"
+    cut = acc.relative_error_reduction
+    i = acc.intervals
+    if i is None:
+        line = (f"test error: baseline {pct(acc.baseline_test_error)} -> best "
+                f"{pct(acc.best_test_error)}")
+        if cut is not None:
+            line += f" ({pct(abs(cut), 1)} {'lower' if cut >= 0 else 'higher'}; {best})"
+        else:
+            line += f" ({best})"
+        return [f"{line}; {NO_INTERVAL}"]
+    lines = [f"test error: baseline {pct(acc.baseline_test_error)} {interval(i.baseline_interval)}"
+             f" -> best {pct(acc.best_test_error)} {interval(i.best_interval)} ({best})"]
+    if cut is None or i.reduction_interval is None:
+        lines.append(f"no relative reduction: the baseline got none of the {i.n} test images "
+                     "wrong")
     else:
-        line += f" ({best})"
-    return line
+        lines.append(f"test-error reduction {pct(cut, 1)} "
+                     f"{interval(i.reduction_interval, sign=True)}: {significance(acc)} "
+                     f"(McNemar p = {i.mcnemar_p:.2g}, {i.n} test images)")
+    return lines
 
 
 def warnings(summary: RunSummary) -> list[str]:
@@ -124,7 +140,7 @@ def to_answer(summary: RunSummary, paths: list[tuple[str, Path]]) -> str:
     head = [f"{summary.workload}, grid '{summary.grid}': speedups against "
             f"{summary.reference or 'no 1-node row'} (1 node, measured)",
             tabulate(short_rows(summary), headers=SHORT_HEADERS, disable_numparse=True), ""]
-    tail = [line for one in (waterfall_line(summary), accuracy_line(summary.accuracy))
+    tail = [line for one in (waterfall_line(summary), *accuracy_lines(summary.accuracy))
             if one for line in _wrapped(one)]
     tail += warnings(summary)
     tail += ["", *(f"{label}: {shown_path(path)}" for label, path in paths)]

@@ -60,15 +60,56 @@ def _identical(acc: Accuracy) -> str:
     return f"NO: {len(acc.mismatches)} differences"
 
 
-ACCURACY_HEADERS = ["", "configuration", "test error"]
+ACCURACY_HEADERS = ["", "configuration", "test error", "95 % interval"]
+NO_INTERVAL = "no interval (old run)"  # a run that did not record its trials' wrong test images
+
+
+def interval(pair: tuple[float, float] | None, digits: int = 1, sign: bool = False) -> str:
+    """A 95 % interval of fractions in percent: "[2.1, 6.1]"; with ``sign``, "[-8.3, +61.5]"."""
+    if pair is None:
+        return DASH
+    spec = f"{'+' if sign else ''}.{digits}f"
+    return f"[{pair[0] * 100:{spec}}, {pair[1] * 100:{spec}}]"
+
+
+def significance(acc: Accuracy) -> str:
+    """"significant" when the reduction's 95 % interval excludes 0, else "not significant"; empty
+    without an interval."""
+    i = acc.intervals
+    if i is None or i.significant is None:
+        return ""
+    return "significant" if i.significant else "not significant"
+
+
+def _error_interval(acc: Accuracy, which: str) -> str:
+    i = acc.intervals
+    if i is None:
+        return NO_INTERVAL
+    pair, wrong = ((i.baseline_interval, i.baseline_wrong) if which == "baseline"
+                   else (i.best_interval, i.best_wrong))
+    return f"{interval(pair, 2)} % (Wilson; {wrong} of {i.n} test images wrong)"
+
+
+def _reduction_interval(acc: Accuracy) -> str:
+    i = acc.intervals
+    if i is None:
+        return NO_INTERVAL
+    if i.reduction_interval is None:
+        return "none: the baseline got no test image wrong"
+    return (f"{interval(i.reduction_interval, sign=True)} % (paired bootstrap over the {i.n} test "
+            f"images; {i.baseline_only} wrong only for the baseline, {i.best_only} only for the "
+            f"best): {significance(acc)} (McNemar p = {i.mcnemar_p:.2g})")
 
 
 def accuracy_rows(acc: Accuracy) -> list[list[str]]:
     return [
-        ["baseline", params(acc.baseline_params), pct(acc.baseline_test_error)],
-        ["best on validation", params(acc.best_params), pct(acc.best_test_error)],
-        ["relative test-error reduction", "", pct(acc.relative_error_reduction, 1)],
-        ["metrics identical across profiles", "", _identical(acc)],
+        ["baseline", params(acc.baseline_params), pct(acc.baseline_test_error),
+         _error_interval(acc, "baseline")],
+        ["best on validation", params(acc.best_params), pct(acc.best_test_error),
+         _error_interval(acc, "best")],
+        ["relative test-error reduction", "", pct(acc.relative_error_reduction, 1),
+         _reduction_interval(acc)],
+        ["metrics identical across profiles", "", _identical(acc), ""],
     ]
 
 
