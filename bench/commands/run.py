@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bench import __version__
-from bench.cluster import check_reachable
+from bench.cluster import SessionCluster, check_reachable, given_cluster
 from bench.cluster._local import LOOPBACK
 from bench.cluster.environment import capture
 from bench.cluster.leftovers import clean_leftovers
@@ -128,13 +128,13 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     started = time.monotonic()
     if args.format != "json":
-        written = _run(args)
+        written = execute(args, progress=not getattr(args, "quiet", False))
         show(written, args.format, args.full, first=(("run directory", written.run.path),))
     else:
         # Only the summary on stdout: whatever the run prints, Spark's processes included, goes
         # to stderr until it is written.
         with _stdout_to_stderr():
-            written = _run(args)
+            written = execute(args, progress=not getattr(args, "quiet", False))
         show(written, "json", False)
     if not getattr(args, "quiet", False):
         from bench.report.progress_display import duration
@@ -166,14 +166,19 @@ def _stdout_to_stderr() -> Iterator[None]:
             os.close(saved)
 
 
-def _run(args: argparse.Namespace) -> Written:
+def execute(args: argparse.Namespace, *, progress: bool = True,
+            session: SessionCluster | None = None) -> Written:
+    """The run `bench run` makes, for the command line and bench.api alike: ``args`` as its
+    parser gives them, ``progress`` the progress display (stderr), ``session`` the cluster of a
+    given SparkSession to run on instead of the profiles (bench.api; never stopped)."""
     # Everything a user can get wrong is checked before a file is written or a process started.
     if args.resume is not None:
         run, job = _resumed(args)
     else:
-        run, job = None, _new(args)
-    java = check_java()
-    _check_clusters(job)
+        run, job = None, _new(args, session)
+    java = session.java() if session is not None else check_java()
+    if session is None:  # a running session is there already
+        _check_clusters(job)
     workload = job.workload
     changed = [s.where for s in workload.settings if s.table == "dataset"]
     dataset = load_dataset(
@@ -202,7 +207,7 @@ def _run(args: argparse.Namespace) -> Written:
     run.mark_latest()
     try:
         # stderr: stdout is the answer's. -q silences it.
-        with progress_display(quiet=getattr(args, "quiet", False)) as observer:
+        with progress_display(quiet=not progress) as observer, given_cluster(session):
             run_experiment(job, run, dataset, observer)
     except BaseException:  # re-raised: an error, Ctrl-C or SIGTERM all end here first
         # Whatever finished is on disk; say where and how to finish, then let main() report
@@ -213,7 +218,8 @@ def _run(args: argparse.Namespace) -> Written:
               f"bench run --resume {run.path}")
         raise
     finally:
-        shutdown_gateway()
+        if session is None:  # the driver's JVM is the session's
+            shutdown_gateway()
     return write_reports(run)
 
 
@@ -244,7 +250,7 @@ def _continue_run(run: RunDirectory, job: RunJob) -> None:
     print(f"bench: resuming {run.path}: {left} trial runs have no result yet")
 
 
-def _new(args: argparse.Namespace) -> RunJob:
+def _new(args: argparse.Namespace, session: SessionCluster | None = None) -> RunJob:
     workload = load_workload(args.workload, args.grid, args.set or ())
     specs = workload.trials(args.grid)
     default = SWEPT_PROFILE if args.nodes else ",".join(DEFAULT_PROFILES)
@@ -252,7 +258,7 @@ def _new(args: argparse.Namespace) -> RunJob:
     if not names:
         raise UserError("no cluster profile given", where="--clusters",
                         fix="name at least one, e.g. --clusters local,2-node")
-    profiles = load_profiles(names)
+    profiles = [session.profile] if session is not None else load_profiles(names)
     if args.nodes:
         if len(profiles) != 1:
             raise UserError(f"--nodes sweeps one cluster, and --clusters names {len(profiles)}",
