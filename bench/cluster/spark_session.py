@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pyspark import SparkConf, SparkContext
 
-from bench.cluster import Cluster, ClusterProfile
+from bench.cluster import Cluster, ClusterProfile, SessionCluster
 from bench.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,12 @@ def spark_context(
     profile: ClusterProfile | None = None,
 ) -> Iterator[SparkContext]:
     """A SparkContext on ``cluster`` with every expected executor registered; stopped on exit.
-    ``profile``: use that many of the cluster's nodes (a sweep), not all of them."""
+    ``profile``: use that many of the cluster's nodes (a sweep), not all of them.
+    A given SparkSession's context (SessionCluster) is used as it is and never stopped."""
+    if isinstance(cluster, SessionCluster):  # the caller's own (bench.run(spark=...))
+        with cluster.application(py_files, profile) as sc:
+            yield sc
+        return
     if cluster.driver_host:
         os.environ.setdefault("SPARK_LOCAL_IP", cluster.driver_host)
     conf = spark_conf(cluster, app_name, profile)
