@@ -88,8 +88,9 @@ class SessionCluster(Cluster):
 
 
 def check_usable(sc: Any) -> None:
-    """A context bench can run on: running, and one whose executors stay put (the warm-up is a
-    barrier stage, which Spark refuses under dynamic allocation)."""
+    """A context bench can run on: running, one whose executors stay put (the warm-up is a
+    barrier stage, which Spark refuses under dynamic allocation), and one that runs each trial
+    once (a speculative copy would run it twice at once)."""
     if getattr(sc, "_jsc", None) is None:
         raise UserError("the given SparkSession is stopped", where="bench.run(spark=...)",
                         fix="pass a running session, or leave spark= out to let bench start "
@@ -100,6 +101,11 @@ def check_usable(sc: Any) -> None:
             "executors (its warm-up is a barrier stage, and the nodes are what it measures)",
             where="bench.run(spark=...)",
             fix="start the session with spark.dynamicAllocation.enabled=false")
+    if sc.getConf().get("spark.speculation", "false").lower() == "true":
+        raise UserError(
+            "the given SparkSession has speculation on: a trial's speculative copy would run it "
+            "twice at once, on a slot another trial's time counts", where="bench.run(spark=...)",
+            fix="start the session with spark.speculation=false")
 
 
 def session_profile(sc: Any, nodes: int | None = None, cores: int | None = None,
