@@ -10,6 +10,8 @@ import subprocess
 
 import psutil
 
+from bench.cluster._local import LOOPBACK
+from bench.definitions.profile import ClusterProfile
 from bench.errors import UserError
 
 MIN_JAVA = 17  # Spark 4 runs on Java 17 or newer
@@ -102,6 +104,30 @@ def check_ports(spark: dict[str, str], host: str, where: str) -> None:
             "another program)", where=where,
             fix=f"remove '{key}' to let Spark choose a free port, give a free one, or stop "
                 "what uses it")
+
+
+def result_channel_host(profile: ClusterProfile) -> str:
+    """The address the driver's result channel binds: the driver's, as the profile fixes it;
+    a local cluster's driver is on the loopback address; "" (every address) where Spark
+    chooses it only once the driver starts."""
+    return (profile.spark.get("spark.driver.bindAddress") or profile.spark.get("spark.driver.host")
+            or (LOOPBACK if profile.is_local else ""))
+
+
+def check_result_channel_port(profile: ClusterProfile) -> None:
+    """The port ``[ports] result_channel`` fixes is free on the driver: the channel takes no
+    other, and would fail only once the profile's cluster has started."""
+    port = profile.result_channel_port
+    if not port:
+        return
+    host = result_channel_host(profile)
+    if _is_free(host, port):
+        return
+    raise UserError(
+        f"'result_channel' = {port}: port {port} is in use on {host or 'this host'} (another "
+        "bench run or another program)", where=f"{profile.path} [ports]",
+        fix="give a free port the executors can reach, remove 'result_channel' to let bench "
+            "choose one, or stop what uses it")
 
 
 def _port_setting(spark: dict[str, str], key: str, default: int, where: str) -> int:

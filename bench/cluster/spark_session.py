@@ -12,11 +12,15 @@ from pathlib import Path
 from pyspark import SparkConf, SparkContext
 
 from bench.cluster import Cluster, ClusterProfile, SessionCluster
+from bench.definitions.profile import memory_mb
 from bench.errors import UserError
 
 log = logging.getLogger(__name__)
 
 DRIVER_LOGGING = Path(__file__).with_name("log4j2.properties")
+# Masters whose resource manager starts as many executors as the application asks for.
+RESOURCE_MANAGED = ("yarn", "k8s://")
+MIN_OVERHEAD_MB = 384  # Spark's own least memory overhead of an executor
 
 
 def executor_environment(threads: int) -> dict[str, str]:
@@ -52,9 +56,12 @@ def spark_conf(cluster: Cluster, app_name: str,
         "spark.ui.showConsoleProgress": "false",  # bench draws its own progress bar
         "spark.scheduler.mode": "FIFO",
         "spark.dynamicAllocation.enabled": "false",
+        "spark.speculation": "false",  # a speculative copy of a trial would run it twice at once
         # Read when the driver's JVM starts (the first context of the process).
         "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{DRIVER_LOGGING}",
     }
+    if cluster.master_url.startswith(RESOURCE_MANAGED):
+        settings.update(executor_sizes(profile))
     if cluster.driver_host:
         settings["spark.driver.host"] = cluster.driver_host
         settings["spark.driver.bindAddress"] = cluster.driver_host
@@ -63,10 +70,25 @@ def spark_conf(cluster: Cluster, app_name: str,
     for key, value in executor_environment(profile.threads_per_trial).items():
         settings[f"spark.executorEnv.{key}"] = value
     settings.update(cluster.spark_settings())
-    settings.update(profile.spark)  # the profile has the last word
+    # The profile has the last word on the rest; what the measurement depends on it cannot set
+    # (bench.definitions.profile refuses those keys in [spark]).
+    settings.update(profile.spark)
     for key, value in settings.items():
         conf.set(key, str(value))
     return conf
+
+
+def executor_sizes(profile: ClusterProfile) -> dict[str, str | int]:
+    """YARN and Kubernetes start the executors the application asks for, and a standalone
+    master's spark.cores.max does not bound them: one executor per node of the profile (a sweep's
+    profile has its own node count), each a container of the node's memory: the executor's heap
+    and, beside it, the rest for the Python worker that runs TensorFlow (Spark's own default,
+    a tenth of the heap, would leave a trial's worker to be killed by the resource manager)."""
+    overhead = max(MIN_OVERHEAD_MB, memory_mb(profile.memory) - memory_mb(profile.executor_memory))
+    return {
+        "spark.executor.instances": profile.nodes,
+        "spark.executor.memoryOverhead": f"{overhead}m",
+    }
 
 
 @contextlib.contextmanager
@@ -76,27 +98,52 @@ def spark_context(
 ) -> Iterator[SparkContext]:
     """A SparkContext on ``cluster`` with every expected executor registered; stopped on exit.
     ``profile``: use that many of the cluster's nodes (a sweep), not all of them.
+    The process's environment is as it was again on exit: the next profile of the run starts
+    from the user's, not from this one's.
     A given SparkSession's context (SessionCluster) is used as it is and never stopped."""
     if isinstance(cluster, SessionCluster):  # the caller's own (bench.run(spark=...))
         with cluster.application(py_files, profile) as sc:
             yield sc
         return
-    if cluster.driver_host:
-        os.environ.setdefault("SPARK_LOCAL_IP", cluster.driver_host)
     conf = spark_conf(cluster, app_name, profile)
+    with _environment(_driver_environment(cluster, conf)):
+        sc = SparkContext(conf=conf)
+        try:
+            sc.setLogLevel("ERROR")
+            for path in py_files:
+                sc.addPyFile(path)
+            _wait_for_executors(sc, cluster, executor_timeout_s,
+                                (profile or cluster.profile).nodes)
+            yield sc
+        finally:
+            sc.stop()
+
+
+def _driver_environment(cluster: Cluster, conf: SparkConf) -> dict[str, str]:
+    """Variables the driver's process needs set while the context runs."""
+    env = {}
+    if cluster.driver_host and "SPARK_LOCAL_IP" not in os.environ:  # the user's stays
+        env["SPARK_LOCAL_IP"] = cluster.driver_host
     # PySpark takes the executors' Python from this variable, not from the setting.
     python = conf.get("spark.pyspark.python")
     if python:
-        os.environ["PYSPARK_PYTHON"] = python
-    sc = SparkContext(conf=conf)
+        env["PYSPARK_PYTHON"] = python
+    return env
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """``values`` in os.environ for the block; each variable as it was (or unset) after it."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
     try:
-        sc.setLogLevel("ERROR")
-        for path in py_files:
-            sc.addPyFile(path)
-        _wait_for_executors(sc, cluster, executor_timeout_s, (profile or cluster.profile).nodes)
-        yield sc
+        yield
     finally:
-        sc.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _wait_for_executors(sc: SparkContext, cluster: Cluster, timeout_s: float,
