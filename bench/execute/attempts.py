@@ -8,9 +8,14 @@ every re-run costs a trial's time, and the fourth death aborts the whole grid.
 
 So every attempt asks the driver before it trains (tasks.run_trial). The referee answers from
 what the tasks themselves said: the previous attempt began on executor E and sent neither a
-result nor word that it raised, and E is still registered: its worker died. The re-run then
+result nor word that it raised, and E is still there: its worker died. The re-run then
 records the trial as ``oom`` (the host's count of out-of-memory kills rose while it ran) or
 ``crashed``, and the grid goes on.
+
+E is still there when the re-run runs in the very executor process the attempt ran in (same
+host, same executor JVM pid), or when Spark still lists E's id. An attempt whose executor id
+nothing told (``executor_known`` false: a ``pid-N`` name, which Spark never lists) is judged by
+the process alone; where that cannot tell either, Spark's retry runs, as for a lost executor.
 """
 
 from __future__ import annotations
@@ -78,12 +83,23 @@ class AttemptReferee:
         previous = self._starts[(trial, max(earlier))]
         if (trial, previous["attempt"]) in self._ended:  # it raised: Spark's retry is fair
             return {"run": True}
-        live = self._live_executors()
-        if live is None or previous.get("executor_id") not in live:
+        if not self._executor_stayed_up(previous, start):
             return {"run": True}  # its executor was lost: the trial deserves another node
         status, error = died_under_trial(previous, start)
         self.crashed[(trial, previous["attempt"])] = status
         return {"run": False, "status": status.value, "error": error}
+
+
+    def _executor_stayed_up(self, previous: dict, retry: dict) -> bool:
+        """The ``previous`` attempt's executor is up now: only its Python worker died."""
+        jvm = previous.get("executor_pid")
+        if jvm is not None and jvm == retry.get("executor_pid") and \
+                previous.get("host") == retry.get("host"):
+            return True  # the retry runs in that very executor process
+        if not previous.get("executor_known", True):  # no id Spark could list
+            return False
+        live = self._live_executors()
+        return live is not None and previous.get("executor_id") in live
 
 
 def died_under_trial(previous: dict, retry: dict) -> tuple[TrialStatus, str]:

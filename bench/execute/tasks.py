@@ -19,12 +19,20 @@ from typing import Any
 from bench.definitions.recipe import TrialRecipe
 from bench.definitions.workload import TrialSpec
 from bench.execute.attempts import crashed_result_fields, host_oom_kills
+from bench.execute.executors import executor_identity
 from bench.ml.machine_probe import probe_work
 from bench.store.records import Mode, TrialResult, TrialStatus
 
 # Per worker: the float32 copy of a broadcast dataset (the broadcast object lives in PySpark's
 # registry for as long as the broadcast does; one copy is kept at a time).
 _FLOAT_DATA: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+# The result channel, once the warm-up's survey proved every executor reaches it: a connection
+# that fails now fails fast, and is not tried again by this worker in the same grid run (its
+# results reach the driver with the job's own), so a broken channel costs a task seconds, once.
+CONNECT_TIMEOUT_S = 5.0
+ANSWER_TIMEOUT_S = 10.0  # the referee answers at once; a retry's answer asks Spark's executors
+_UNREACHED: set[tuple[tuple[str, int], str]] = set()  # per worker: (channel, token) that failed
 
 
 @dataclass(frozen=True)
@@ -46,11 +54,9 @@ def trial_payload(spec: TrialSpec, replay: dict | None = None) -> dict:
 
 
 def executor_id() -> str:
-    """The executor this task runs in. Standalone executors run in <work>/<app-id>/<executor-id>;
-    elsewhere the Python worker's pid is the best identity there is."""
-    cwd = os.getcwd()
-    parent = os.path.basename(os.path.dirname(cwd))
-    return os.path.basename(cwd) if parent.startswith("app-") else f"pid-{os.getpid()}"
+    """The executor this task runs in, as Spark names it (bench.execute.executors); where
+    nothing tells it, ``pid-<the Python worker's pid>``."""
+    return executor_identity().name()
 
 
 def float_data(data_bc: Any) -> Any:
@@ -72,28 +78,38 @@ def _attempt() -> int:
 
 def _send(channel: tuple[str, int] | None, message: dict) -> None:
     """Best effort: the driver also gets every result from the job itself when it ends."""
-    if channel is None:
+    if channel is None or (channel, message["token"]) in _UNREACHED:
         return
     try:
-        with socket.create_connection(channel, timeout=10) as conn:
+        with socket.create_connection(channel, timeout=CONNECT_TIMEOUT_S) as conn:
             conn.sendall(json.dumps(message).encode() + b"\n")
     except OSError as e:
-        print(f"bench: could not send a result to the driver at {channel}: {e}", file=sys.stderr)
+        _UNREACHED.add((channel, message["token"]))
+        print(f"bench: could not send a result to the driver at {channel}: {e}; this worker "
+              "sends no more in this grid run", file=sys.stderr)
 
 
-def _ask(channel: tuple[str, int] | None, message: dict, timeout_s: float = 30.0) -> dict:
+def _ask(channel: tuple[str, int] | None, message: dict) -> dict:
     """Send ``message`` and wait for the driver's one-line answer. No driver, or no answer in
-    time: an empty answer, and the task goes on as if the driver had said nothing."""
-    if channel is None:
+    time: an answer with only ``unanswered_s`` (the seconds it cost), and the task goes on as if
+    the driver had said nothing."""
+    if channel is None or (channel, message["token"]) in _UNREACHED:
         return {}
+    began = time.perf_counter()
     try:
-        with socket.create_connection(channel, timeout=timeout_s) as conn:
+        with socket.create_connection(channel, timeout=CONNECT_TIMEOUT_S) as conn:
+            conn.settimeout(ANSWER_TIMEOUT_S)
             conn.sendall(json.dumps({**message, "ask": True}).encode() + b"\n")
             line = conn.makefile("rb").readline()
-        return json.loads(line) if line else {}
+        if line:
+            return json.loads(line)
+        error = "the driver closed the connection without answering"
     except (OSError, ValueError) as e:
-        print(f"bench: no answer from the driver at {channel}: {e}", file=sys.stderr)
-        return {}
+        error = str(e) or type(e).__name__
+    _UNREACHED.add((channel, message["token"]))
+    print(f"bench: no answer from the driver at {channel}: {error}; this worker asks no more "
+          "in this grid run", file=sys.stderr)
+    return {"unanswered_s": time.perf_counter() - began}
 
 
 def run_trial(payload: dict, *, data_bc: Any, settings: TaskSettings) -> dict:
@@ -113,11 +129,15 @@ def _run_trial(payload: dict, trial: dict, *, data_bc: Any, settings: TaskSettin
     # Announce the attempt and ask whether to run it: if this executor is lost before the result
     # is sent, the driver can still say which executor it was and what the re-run cost; if an
     # earlier attempt's worker died under this trial, the driver says so instead (execute.attempts).
+    identity = executor_identity()
     answer = _ask(settings.channel, {"token": settings.token, "start": {
-        **trial, "executor_id": executor_id(), "host": socket.gethostname(),
+        **trial, "executor_id": identity.name(), "executor_known": identity.known,
+        "executor_pid": identity.executor_pid, "host": socket.gethostname(),
         "pid": os.getpid(), "oom_kills": host_oom_kills(), "started_at": started}})
     cold = "tensorflow" not in sys.modules
     phases: dict[str, float] = {}
+    if "unanswered_s" in answer:  # in the trial's task time: marked, not hidden in it
+        phases["channel_wait"] = answer["unanswered_s"]
     if answer.get("run") is False:
         return _report(payload, trial, crashed_result_fields(answer), started=started,
                        phases=phases, cold=False, settings=settings)
