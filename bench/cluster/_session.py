@@ -79,6 +79,10 @@ class SessionCluster(Cluster):
             log.warning("%s: a given SparkSession keeps its %d executors: Spark may place this "
                         "count's trials on any of them (bench limits only its warm-up to %d "
                         "nodes)", wanted.name, self.profile.nodes, wanted.nodes)
+        if not pinned_threads(self.sc):
+            log.warning("the given SparkSession's PySpark shares JVM threads among Python "
+                        "threads (PYSPARK_PIN_THREAD=false): the job groups of bench's jobs may "
+                        "stay on a JVM thread the session's later jobs run in")
         saved = local_properties(self.sc)
         try:
             _ship(self.sc, py_files)
@@ -192,6 +196,17 @@ def task_slots(sc: Any) -> int:
         return int(jsc.maxNumConcurrentTasks(
             jsc.resourceProfileManager().defaultResourceProfile()))
     return int(sc.defaultParallelism)
+
+
+def pinned_threads(sc: Any) -> bool:
+    """PySpark's pinned-thread mode: each Python thread has a JVM thread of its own, so local
+    properties set in bench's job threads stay with them."""
+    try:
+        from py4j.clientserver import ClientServer
+    except ImportError:
+        return True
+    gateway = getattr(sc, "_gateway", None)
+    return gateway is None or isinstance(gateway, ClientServer)
 
 
 def local_properties(sc: Any) -> dict[str, str]:
