@@ -162,6 +162,8 @@ def test_show_prints_each_figures_series_and_names_the_step(tmp_path):
     assert "local (measured): grid wall time at equal machine speed: from 05ababa* (run 6" in \
         steps.replace("\n  ", " ")
     assert "+20.0 %" in steps
+    # the work done steps at the same commit, without a probe
+    assert "local (measured): trial CPU time: from 05ababa* (run 6" in steps.replace("\n  ", " ")
     other = bench("history", "show", "--dir", str(history), "--workload", "other")
     assert other.returncode == 2 and "--workload other" in other.stderr
 
@@ -181,8 +183,9 @@ def test_publish_writes_one_page_with_a_picture_per_figure_and_the_step(tmp_path
     text = page.read_text()
     pictures = re.findall(r'<img src="data:image/png;base64,([^"]+)"', text)
     # per row: time and trial time at equal machine speed, efficiency vs bound, and speedup
-    # or overhead (the gate's figures of each); exact figures that never moved are listed
-    assert len(pictures) == 12
+    # or overhead (the gate's figures of each), and each measured row's trial CPU time; exact
+    # figures that never moved are listed
+    assert len(pictures) == 14
     assert all(base64.b64decode(p).startswith(b"\x89PNG") for p in pictures)
     assert "<script" not in text and "<link" not in text
     assert "step(s) found, at 05ababa* (run 6)" in text

@@ -155,6 +155,7 @@ def _row(key: RowKey, runs: list[ProfileRun], trials: list[TrialResult],
         overhead_per_trial_s=(formulas.overhead_per_trial(wall.mean, bound, first.trials,
                                                          first.slots) if bound else None),
         trial_compute_s=_compute_per_trial(trials) if key[1] is Mode.MEASURED else {},
+        trial_cpu_s=_cpu_per_trial(trials) if key[1] is Mode.MEASURED else {},
         spark={name: _per_repeat(getattr(r, name) for r in spark_counts)
                for name in ("spark_jobs", "spark_tasks", "task_failures")}
         if spark_counts else None,
@@ -225,6 +226,14 @@ def _compute_per_trial(trials: list[TrialResult]) -> dict[str, float]:
     by_trial: dict[str, list[float]] = defaultdict(list)
     for t in trials:
         by_trial[t.trial_id].append(sum(t.phases.get(p, 0.0) for p in COMPUTE_PHASES))
+    return {trial_id: statistics.fmean(v) for trial_id, v in by_trial.items()}
+
+
+def _cpu_per_trial(trials: list[TrialResult]) -> dict[str, float]:
+    by_trial: dict[str, list[float]] = defaultdict(list)
+    for t in trials:
+        if t.cpu_s is not None:
+            by_trial[t.trial_id].append(t.cpu_s)
     return {trial_id: statistics.fmean(v) for trial_id, v in by_trial.items()}
 
 

@@ -44,6 +44,8 @@ class Row:
     overhead_per_trial_s: float | None = None  # (T - bound) / (trials per slot)
     # Measured rows: each trial's compute (build + train + evaluate + cleanup), mean over repeats
     trial_compute_s: dict[str, float] = field(default_factory=dict)
+    # Measured rows: each trial's CPU time (TrialResult.cpu_s), mean over repeats; {} before it
+    trial_cpu_s: dict[str, float] = field(default_factory=dict)
     spark: dict[str, float] | None = None  # jobs, tasks, task_failures per repeat (mean)
     # Trials whose executor was lost mid-trial, every repeat: LostAttempt.to_dict() + "repeat"
     lost_attempts: list[dict[str, Any]] = field(default_factory=list)

@@ -46,6 +46,7 @@ def to_json(summary: RunSummary, meta: dict) -> dict:
         "phases_s": r.phases_s, "wall_samples_s": r.wall_samples_s,
         "probe_samples_s": r.probe_samples_s,
         "overhead_per_trial_s": r.overhead_per_trial_s, "trial_compute_s": r.trial_compute_s,
+        "trial_cpu_s": r.trial_cpu_s,
         "spark": r.spark, "lost_attempts": r.lost_attempts, "lost_executors": r.lost_executors,
         "recovery_s": sum(a["recovery_s"] or 0.0 for a in r.lost_attempts),
         "hash": profile_hashes.get(r.name), "stragglers": r.stragglers,

@@ -16,6 +16,7 @@ from bench.compare.bootstrap import interval, mean, paired_interval
 from bench.compare.figures import (
     BASELINE_ERROR,
     BEST_ERROR,
+    CPU,
     EFFICIENCY,
     IDENTICAL,
     MACHINE,
@@ -168,8 +169,8 @@ class _Pair:
 
 
 def _profile_figures(p: _Pair) -> list[FigureComparison]:
-    return [*_wall_figures(p), *_trial_figures(p), *_speedup_figures(p), *_bound_figures(p),
-            *_count_figures(p)]
+    return [*_wall_figures(p), *_trial_figures(p), *_cpu_figures(p), *_speedup_figures(p),
+            *_bound_figures(p), *_count_figures(p)]
 
 
 def _wall_figures(p: _Pair) -> list[FigureComparison]:
@@ -205,6 +206,18 @@ def _trial_figures(p: _Pair) -> list[FigureComparison]:
             both_ways(p.judge(NORM_TRIAL, float(ta.mean()) / probe_a, float(tb.mean()) / probe_b,
                               paired_interval(ta / probe_a, tb / probe_b) if p.enough else None,
                               repeats_ok=p.enough), trial, p.limits)]
+
+
+def _cpu_figures(p: _Pair) -> list[FigureComparison]:
+    """Trial CPU time, paired by configuration: the work done, judged as it is (no probe)."""
+    cpu_a, cpu_b = p.pa.get("trial_cpu_s") or {}, p.pb.get("trial_cpu_s") or {}
+    common = sorted(set(cpu_a) & set(cpu_b))
+    if not common:
+        return []
+    ca = np.array([cpu_a[t] for t in common])
+    cb = np.array([cpu_b[t] for t in common])
+    return [p.judge(CPU, float(ca.mean()), float(cb.mean()),
+                    paired_interval(ca, cb) if p.enough else None, repeats_ok=p.enough)]
 
 
 def _speedup_figures(p: _Pair) -> list[FigureComparison]:

@@ -50,6 +50,7 @@ VS_BOUND = Figure("efficiency_vs_bound", "efficiency vs bound", True, Kind.WITHI
                   "efficiency_vs_bound")
 MACHINE = Figure("probe_s", "machine probe", False, Kind.ABSOLUTE, "wall_time", gated=False,
                  unit="s")
+CPU = Figure("trial_cpu_s", "trial CPU time", False, Kind.ABSOLUTE, "cpu_time", unit="s")
 NORM_WALL = Figure("wall_probes", "grid wall time at equal machine speed", False,
                    Kind.WITHIN_RUN, "normalized_time", unit="probes")
 NORM_TRIAL = Figure("trial_probes", "trial compute time at equal machine speed", False,

@@ -4,8 +4,9 @@ They are for testing the gate (``tests/benchmarks/test_gate_proof.py``, ``.ci/ru
 measuring: a run made with one says so on its first line, in ``run.json`` and in its report, and
 ``bench reference save`` refuses it.
 
-- ``BENCH_TEST_SLOWDOWN=0.2``: every real trial sleeps 20 % of its compute time more, inside its
-  train phase. Replay durations come from the same run's 1-node trials, so surrogate trials are
+- ``BENCH_TEST_SLOWDOWN=0.2``: every real trial spins the CPU for 20 % of its compute's CPU time
+  more, inside its train phase: more work, as a real regression, so its wall time and its CPU
+  time both grow. Replay durations come from the same run's 1-node trials, so surrogate trials are
   slowed by the same fraction.
 - ``BENCH_TEST_SEED_OFFSET=1``: trains with the workload's seed plus 1, a stand-in for a code change
   that alters the results but not the timings.
@@ -27,7 +28,7 @@ SEED_OFFSET = "BENCH_TEST_SEED_OFFSET"
 class TestKnobs:
     __test__ = False  # not a pytest test class, despite its name
 
-    slowdown: float = 0.0  # fraction of each trial's compute time slept on top
+    slowdown: float = 0.0  # fraction of each trial's compute CPU time spun on top
     seed_offset: int = 0
 
     @property

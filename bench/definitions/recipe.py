@@ -23,7 +23,7 @@ class TrialRecipe:
     seed: int  # the workload's seed plus the seed_offset test knob
     timeout_s: float | None = None  # per-trial training limit ([training] timeout_s)
     shuffle: bool = True  # False: the training data in file order every epoch
-    slowdown: float = 0.0  # test knob (definitions.knobs): sleep this fraction of compute on top
+    slowdown: float = 0.0  # test knob (definitions.knobs): this fraction of compute CPU on top
 
     @classmethod
     def of(cls, workload: Workload, knobs: TestKnobs | None = None) -> TrialRecipe:

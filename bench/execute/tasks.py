@@ -161,23 +161,35 @@ def _run_trial(payload: dict, trial: dict, *, data_bc: Any, settings: TaskSettin
     # The machine's speed now, before the trial's own work (and before the test knob's sleep).
     phases["probe"] = probe_work()
     recipe = settings.recipe
+    cpu_start = time.process_time()
     outcome = train_and_evaluate(
         data, recipe.model, payload["params"], epochs=recipe.epochs,
         batch_size=recipe.batch_size, seed=recipe.seed, timeout_s=recipe.timeout_s,
         shuffle=recipe.shuffle,
     )
     phases.update(outcome.phases)
-    if recipe.slowdown:  # the gate's test knob: a trial that became slower
-        extra = recipe.slowdown * sum(outcome.phases.values())
-        time.sleep(extra)
-        phases["train"] = phases.get("train", 0.0) + extra
+    if recipe.slowdown:  # the gate's test knob: a trial that does more work
+        phases["train"] = phases.get("train", 0.0) + burn_cpu(
+            recipe.slowdown * (time.process_time() - cpu_start))
+    cpu_s = time.process_time() - cpu_start
     metrics = {
         "status": outcome.status.value, "error": outcome.error,
         "val_error": outcome.val_error, "test_error": outcome.test_error,
-        "final_loss": outcome.final_loss, "test_wrong": outcome.test_wrong,
+        "final_loss": outcome.final_loss, "cpu_s": cpu_s, "test_wrong": outcome.test_wrong,
     }
     return _report(payload, trial, metrics, started=started, phases=phases, cold=cold,
                    settings=settings)
+
+
+def burn_cpu(cpu_seconds: float) -> float:
+    """Spin until this process has used ``cpu_seconds`` more CPU; the wall seconds it took.
+
+    The slowdown knob's extra work: more CPU, like a real regression, so that both the trial's
+    wall time and its CPU time grow (a sleep would leave the CPU time as it was)."""
+    begin, target = time.perf_counter(), time.process_time() + cpu_seconds
+    while time.process_time() < target:
+        sum(range(10_000))
+    return time.perf_counter() - begin
 
 
 def _report(payload: dict, trial: dict, metrics: dict, *, started: float,
@@ -190,7 +202,7 @@ def _report(payload: dict, trial: dict, metrics: dict, *, started: float,
         error=metrics["error"], val_error=metrics["val_error"],
         test_error=metrics["test_error"], final_loss=metrics["final_loss"],
         # absent from a crashed trial's fields (execute.attempts) and from older replays
-        test_wrong=metrics.get("test_wrong"),
+        test_wrong=metrics.get("test_wrong"), cpu_s=metrics.get("cpu_s"),
         started_at=started, ended_at=time.time(), phases=phases, executor_id=executor_id(),
         host=socket.gethostname(), pid=os.getpid(), cold=cold, attempt=trial["attempt"],
     ).to_dict()

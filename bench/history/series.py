@@ -17,6 +17,7 @@ from typing import Any
 from bench.compare.figures import (
     BASELINE_ERROR,
     BEST_ERROR,
+    CPU,
     NORM_SPEEDUP,
     NORM_TRIAL,
     NORM_VS_BOUND,
@@ -128,6 +129,9 @@ def _row_points(row: dict, one: dict | None) -> list[tuple[Figure, Figure | None
         trial = Point(statistics.fmean(times), [statistics.fmean(times)])
         out.append((NORM_TRIAL, TRIAL, _beside(_one(trial.value / _mean(row["probe_samples_s"])),
                                                trial)) if norm else (TRIAL, None, trial))
+    cpu = list((row.get("trial_cpu_s") or {}).values())
+    if cpu:
+        out.append((CPU, None, _one(statistics.fmean(cpu))))
     if one is not None and row is not one and row.get("speedup") is not None:
         raw = Point(row["speedup"], _ratios(one["wall_samples_s"], walls))
         if equal_speed:

@@ -130,6 +130,10 @@ class TrialResult:
     # Which test images it got wrong (pack_wrong), so two trials' test errors can be compared
     # image by image (bench.analyse.test_error_intervals). None: not ok, or recorded before it.
     test_wrong: dict[str, Any] | None = None
+    # CPU seconds its Python worker spent on the trial's compute (build, train, evaluate,
+    # cleanup; every thread of the process). Other tenants of a shared host stretch wall times
+    # but hardly this: the gate's steadiest figure. None: replayed, or recorded before it.
+    cpu_s: float | None = None
 
     @property
     def task_seconds(self) -> float | None:
