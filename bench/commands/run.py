@@ -105,8 +105,8 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
                              "0 turns it off)")
     parser.add_argument("--deploy-rows", type=_count, default=None, metavar="N",
                         help="the deployment step: the best configuration, retrained once, "
-                             f"scores N rows on every profile (default: {DEFAULT_ROWS:,}; 0 "
-                             "turns it off)")
+                             "scores N rows on every profile (default: the workload's "
+                             f"[deployment] rows, else {DEFAULT_ROWS:,}; 0 turns it off)")
     parser.add_argument("--no-floor", dest="floor", action="store_false", default=None,
                         help="skip the process-pool floor (the measured multi-node trials "
                              "again on a plain local process pool, no Spark)")
@@ -272,8 +272,15 @@ def _new(args: argparse.Namespace, session: SessionCluster | None = None) -> Run
                   args.repeats or 1, args.mode or "auto", knobs, ResumeState(),
                   args.order or DEFAULT_ORDER,
                   1 if args.trials_per_node is None else args.trials_per_node,
-                  DEFAULT_ROWS if args.deploy_rows is None else args.deploy_rows,
+                  _deploy_rows(args.deploy_rows, workload.deployment.rows),
                   args.floor is not False)
+
+
+def _deploy_rows(given: int | None, workload_rows: int | None) -> int:
+    """--deploy-rows, else the workload's [deployment] rows, else bench's default."""
+    if given is not None:
+        return given
+    return DEFAULT_ROWS if workload_rows is None else workload_rows
 
 
 def _resumed(args: argparse.Namespace) -> tuple[RunDirectory, RunJob]:

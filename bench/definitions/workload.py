@@ -62,6 +62,13 @@ class TrainingSettings:
 
 
 @dataclass(frozen=True)
+class DeploymentSettings:
+    # Rows the deployment step scores unless --deploy-rows says otherwise (None: bench's default,
+    # 1,000,000). A convnet row costs a hundred digits-MLP rows: a workload sizes its own.
+    rows: int | None = None
+
+
+@dataclass(frozen=True)
 class Workload:
     name: str
     path: Path
@@ -74,6 +81,8 @@ class Workload:
     default_grid: str
     # The regression gate's thresholds: how the run is judged, not what it measures (not hashed).
     thresholds: Thresholds = Thresholds()
+    # How the run measures the deployment step, not what the trials measure (not hashed).
+    deployment: DeploymentSettings = DeploymentSettings()
     # The grid it was read for, and the settings that changed its [dataset] and [training]
     # (``dataset`` and ``training`` above have them): that grid's, then --set's.
     chosen_grid: str = ""
@@ -146,6 +155,7 @@ def find_workload(name_or_path: str | None) -> Path:
 SETTABLE: dict[str, list[str]] = {
     "dataset": [f.name for f in fields(DatasetSettings)],
     "training": [f.name for f in fields(TrainingSettings)],
+    "deployment": [f.name for f in fields(DeploymentSettings)],
 }
 
 
@@ -253,11 +263,15 @@ def _read(data: dict[str, Any], path: Path, settings: Sequence[Setting] = ()) ->
         "default_grid", str, default=next(iter(grids)), check=_one_of(grids, "grid")
     )
     thresholds = read_thresholds(top.table("check", default={}))
+    dp = _ChangedTable(top.table("deployment", default={}), settings)
+    deployment = DeploymentSettings(rows=dp.get("rows", int, default=None, check=non_negative))
+    dp.finish()
     top.finish()
     return Workload(
         name=name, path=path, description=description, dataset=dataset, model=model,
         training=training, baseline=baseline, grids=grids, default_grid=default_grid,
-        thresholds=thresholds, chosen_grid=default_grid, grid_settings=settings_of,
+        thresholds=thresholds, deployment=deployment, chosen_grid=default_grid,
+        grid_settings=settings_of,
     )
 
 
