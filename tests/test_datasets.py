@@ -112,3 +112,18 @@ def test_damaged_files_are_named(tmp_path):
 def test_unknown_dataset():
     with pytest.raises(UserError, match="digits, mnist"):
         load_dataset("cifar", seed=0)
+
+
+def test_a_folder_copied_from_a_mac_loads(tmp_path):
+    # macOS writes AppleDouble files (._NAME, magic 0x00051607) beside every file it copies to a
+    # foreign file system, a .DS_Store, and __MACOSX/ in zips: none of them is an IDX file.
+    arrays = fake_mnist()
+    folder = write_idx(tmp_path / "from-a-mac", arrays, compress=True)
+    apple_double = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + bytes(4066)
+    for stem in IDX_FILES.values():
+        (folder / f"._{stem}.gz").write_bytes(apple_double)
+    (folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1" + bytes(100))
+    (folder / "__MACOSX").mkdir()
+    (folder / "__MACOSX" / f"._{IDX_FILES['x_train']}.gz").write_bytes(apple_double)
+    d = load_dataset("mnist", seed=0, path=str(folder), validation_size=10)
+    assert np.array_equal(d.x_test, arrays["x_test"]) and len(d.x_train) == 50
