@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: bench test test-quick lint venv java clean check bench-ci gate-proof soak
+.PHONY: bench test test-quick lint venv java clean check bench-ci gate-proof soak fidelity
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -72,6 +72,12 @@ gate-proof: venv java
 	  --benchmark-json=reports/benchmarks/gate-proof.json $(PYTEST_ARGS)
 
 # The soak of faults (4-8 minutes): a worker killed in each of five runs; nothing lost or left.
+# The fidelity check of mnist-convnet on the real MNIST (tens of minutes; bench never downloads
+# it): BENCH_MNIST=/path/to/the/four/idx/files make fidelity [ARGS="--params neurons=1024"]
+fidelity: venv
+	@test -n "$$BENCH_MNIST" || { echo "set BENCH_MNIST to a folder with the four MNIST IDX files"; exit 2; }
+	$(BIN)/python tests/benchmarks/fidelity_mnist.py $(ARGS)
+
 soak: venv java
 	@mkdir -p reports/benchmarks
 	$(BIN)/python -m pytest tests/benchmarks/test_soak.py -m bench_run -s \
