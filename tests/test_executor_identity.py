@@ -134,3 +134,15 @@ def test_a_known_executor_still_listed_in_another_process_lost_only_its_worker()
     lost = referee({"0"})  # executor 1 is gone: the trial deserves another node
     lost.hear(start("t", 0, "1", jvm=80))
     assert lost.hear(start("t", 1, "0", jvm=81)) == {"run": True}
+
+
+def test_run_json_keeps_what_each_profiles_executors_run_on(tmp_path):
+    from bench.store.rundir import RunDirectory
+
+    run = RunDirectory.create(tmp_path, "w")
+    run.write_meta({"profiles": [{"name": "local"}, {"name": "2-node"}], "environment": {}})
+    described = [{"executor_id": "0", **machine_description()}]
+    run.record_executors("2-node", described)
+    run.record_executors("2-node", described * 2)  # a resume ran the profile again
+    local, two = run.meta()["profiles"]
+    assert "executors" not in local and two["executors"] == described * 2

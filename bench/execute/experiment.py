@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import bench
-from bench.cluster import Cluster, cluster_for
+from bench.cluster import Cluster, ClusterProfile, cluster_for
+from bench.cluster.environment import machine_fingerprint
 from bench.cluster.leftovers import write_owner
+from bench.cluster.preflight import check_result_channel_port
 from bench.cluster.spark_session import spark_context
 from bench.definitions.recipe import TrialRecipe
 from bench.execute.deployment_step import Deployment
@@ -31,6 +33,7 @@ from bench.execute.progress import (
 )
 from bench.execute.result_channel import ResultChannel
 from bench.execute.resume import RunJob
+from bench.execute.runner import survey_executors
 from bench.execute.trial_order import measured_seconds, ordered
 from bench.store.records import Mode, TrialResult
 from bench.store.rundir import RunDirectory
@@ -59,6 +62,9 @@ def run_experiment(job: RunJob, run_dir: RunDirectory, dataset: Any,
     same order, on as many slots with no Spark (bench.execute.process_pool_floor).
 
     ``observer`` hears the planned steps first, then each step as it is made (execute.progress)."""
+    for pp in job.planned:  # before any cluster starts: the ports profiles fix are free
+        if _todo(job, pp):
+            check_result_channel_port(pp.profile)
     observer = observer or RunObserver()
     observer.planned(plan_steps(job))
     with tempfile.TemporaryDirectory(prefix="bench-ship-") as ship, ExitStack() as clusters:
@@ -127,8 +133,8 @@ class _Experiment:
                               [self.archive], profile=profile) as sc:
             startup_s = time.perf_counter() - begin
             self.observer.finished(step, startup_s)
-            # Executors reach the driver at this address already; the channel listens there too.
-            with ResultChannel(sc.getConf().get("spark.driver.host")) as channel:
+            with open_channel(sc, profile) as channel:
+                self._survey(sc, channel, profile)
                 data_bc = sc.broadcast(self.dataset)
                 session = ProfileSession(self.job, self.recipe, pp, self.run_dir, sc, channel,
                                          data_bc, startup_s, self.observer)
@@ -139,6 +145,17 @@ class _Experiment:
                         self.deployment.run(session, mode, self.reference or measured)
                 data_bc.destroy()
         return measured
+
+    def _survey(self, sc: Any, channel: ResultChannel, profile: ClusterProfile) -> None:
+        """Every executor reaches the result channel (or the run stops here, with why), and
+        run.json records what each runs on: the trials' machines, not the driver's."""
+        executors = survey_executors(sc, channel, profile.slots,
+                                     where=f"cluster profile '{profile.name}' ({profile.path})")
+        for executor in executors:
+            executor["fingerprint"] = machine_fingerprint(executor)  # as summary.json's machine
+        self.run_dir.record_executors(profile.name, executors)
+        log.info("%s: %d executors, each reaches the result channel at %s:%d", profile.name,
+                 len(executors), *channel.address)
 
     def _run_mode(self, session: ProfileSession, mode: Mode,
                   repeats: list[int]) -> list[TrialResult]:
@@ -178,6 +195,19 @@ class _Experiment:
             started_at=run.started_at, ended_at=run.ended_at, probe_s=run.probe_s,
             order=self.job.order, runner="process-pool"))
         log.info("%s: %d trials in %.2f s", step.label, len(run.trials), run.wall_s)
+
+
+def open_channel(sc: Any, profile: ClusterProfile) -> ResultChannel:
+    """The profile's result channel, where executors reach the driver already: on the driver's
+    bind address, told to them as the driver's host; at the port ``[ports] result_channel``
+    fixes, else a free one."""
+    conf = sc.getConf()
+    host = conf.get("spark.driver.host")
+    port = profile.result_channel_port or 0
+    return ResultChannel(conf.get("spark.driver.bindAddress", host), advertised_host=host,
+                         port=port, where=f"{profile.path} [ports] result_channel" if port else
+                         f"the driver's address in cluster profile '{profile.name}' "
+                         f"({profile.path})")
 
 
 def plan_steps(job: RunJob) -> list[Step]:

@@ -20,6 +20,7 @@ from typing import Any
 from bench.definitions.workload import TrialSpec
 from bench.errors import UserError
 from bench.execute.attempts import AttemptReferee
+from bench.execute.executors import survey
 from bench.execute.result_channel import ResultChannel
 from bench.execute.tasks import TaskSettings, run_trial, trial_payload, warm_up
 from bench.store.records import LostAttempt, TrialResult, TrialStatus, last_error_line
@@ -129,6 +130,53 @@ def warm_up_workers(sc: Any, slots: int, tensorflow: bool,
     return time.perf_counter() - begin, workers
 
 
+SURVEY_TIMEOUT_S = 5.0  # for an executor to reach the result channel, and as long for its answer
+
+
+def survey_executors(sc: Any, channel: ResultChannel, slots: int, where: str) -> list[dict]:
+    """Every executor's word before any trial (bench.execute.executors.survey): one report per
+    executor (its slots counted), each with what it runs on and its way to the result channel.
+
+    One task per slot in a barrier stage, so every slot gets one. An executor that cannot reach
+    the channel is a UserError here, seconds after the start (``where``: the profile), never
+    trials that each wait for it."""
+    token = uuid.uuid4().hex
+    channel.referees[token] = lambda message: {"heard": True}
+    fn = functools.partial(survey, channel=channel.address, token=token,
+                           timeout_s=SURVEY_TIMEOUT_S)
+    try:
+        reports = run_job(sc, f"bench-survey-{token[:8]}", "bench: executors",
+                          lambda: sc.parallelize(range(slots), slots).barrier().mapPartitions(fn)
+                          .collect())
+    finally:
+        channel.referees.pop(token, None)
+    executors: dict[str, dict] = {}
+    for report in reports:
+        seen = executors.setdefault(report["executor_id"], {**report, "slots": 0})
+        seen["slots"] += 1
+        if not report["channel"]["reached"]:
+            seen["channel"] = report["channel"]
+    unreached = [e for e in executors.values() if not e["channel"]["reached"]]
+    if unreached:
+        raise _unreachable(channel.address, unreached, len(executors), where)
+    return sorted(executors.values(), key=lambda e: (len(e["executor_id"]), e["executor_id"]))
+
+
+def _unreachable(address: tuple[str, int], unreached: list[dict], executors: int,
+                 where: str) -> UserError:
+    host, port = address
+    said = "; ".join(f"executor {e['executor_id']} on {e['host']}: {e['channel']['error']}"
+                     for e in unreached[:3])
+    return UserError(
+        f"{len(unreached)} of {executors} executors cannot reach the driver's result channel at "
+        f"{host}:{port} ({said}). Trials would each wait for it and report only when their whole "
+        "grid ends", where=where,
+        fix=f"let the executors connect to TCP port {port} of the driver host {host} (a firewall "
+            "or security group), or fix the port the profile opens with [ports] result_channel "
+            "= PORT; if the executors reach the driver at another address, set "
+            "\"spark.driver.host\" in the profile's [spark] table")
+
+
 def run_job(sc: Any, group: str, description: str, action: Callable[[], list]) -> list:
     """A Spark action in its own job group: a Ctrl-C cancels it; its error is raised here."""
     job = _Job(sc, group, description, action)
@@ -181,7 +229,7 @@ class _Intake:
                 self.starts.append(message["start"])
                 if self.on_start is not None:
                     self.on_start(message["start"])
-            else:
+            elif "result" in message:  # not word that an attempt raised: its referee heard it
                 self.accept(message["result"])
 
     def accept(self, raw: dict) -> None:
@@ -244,9 +292,16 @@ def run_grid(
                                          len(specs)))
     finally:
         channel.referees.pop(settings.token, None)
-    for raw in job.result or []:  # results the channel did not deliver
-        if raw["trial_id"] not in intake.received:
-            intake.accept(raw)
+    missed = [raw for raw in job.result or [] if raw["trial_id"] not in intake.received]
+    # A last message may still be on its way as the job ends; a task that found the channel
+    # broken said so in its phases (tasks._ask): those results arrive only now.
+    broken = [raw for raw in missed if "channel_wait" in raw.get("phases", {})]
+    if broken:
+        log.warning("%s: %d of %d trials could not reach the result channel at %s:%d (their "
+                    "tasks' stderr says why); their results count as arrived when the job ended",
+                    settings.profile, len(broken), len(specs), *channel.address)
+    for raw in missed:
+        intake.accept(raw)
     return GridTiming(
         intake.dispatched_at, max(r.received_at for r in intake.received.values()),
         count_job_group(sc, job.group),

@@ -138,6 +138,16 @@ class RunDirectory:
     def write_meta(self, meta: dict) -> None:
         write_json(self.path / META, meta)
 
+    def record_executors(self, profile: str, executors: list[dict]) -> None:
+        """run.json's ``executors`` of ``profile``: what each executor that runs its trials
+        runs on (its versions, CPU and cores, as the executor said), replaced when a resume
+        runs the profile again."""
+        meta = self.meta()
+        for entry in meta.get("profiles", []):
+            if entry.get("name") == profile:
+                entry["executors"] = executors
+        self.write_meta(meta)
+
     def append_trial(self, result: TrialResult) -> None:
         _append_line(self.path / TRIALS, result.to_dict())
 
