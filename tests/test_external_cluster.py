@@ -4,8 +4,9 @@ it found it.
 
 The cluster is started here, not by bench: a master on 127.0.0.2 and two workers of one core, on
 127.0.0.2 and 127.0.0.3, each with its own folders. Its executors run the venv's interpreter and
-packages with bench taken out (``executor_python``): the trials import bench only from the zip
-bench adds to its application (bench.execute.experiment.package_archive)."""
+packages with bench taken out (``executor_python``): a task of an application that ships nothing
+finds no bench there, so bench's trials import it only from the zip bench adds to its
+application (bench.execute.experiment.package_archive)."""
 
 from __future__ import annotations
 
@@ -182,6 +183,28 @@ def alive_workers(state: dict) -> list[dict]:
     return [w for w in state.get("workers", []) if w.get("state") == "ALIVE"]
 
 
+# An application that ships nothing: where its task runs, is bench importable?
+NOTHING_SHIPPED = """
+import json, sys
+from pyspark import SparkConf, SparkContext
+
+master, driver_host, jvm = sys.argv[1:]  # the executors' Python: PYSPARK_PYTHON
+conf = (SparkConf().setMaster(master).setAppName("nothing shipped")
+        .set("spark.driver.host", driver_host)
+        .set("spark.cores.max", "1").set("spark.executor.memory", "512m")
+        .set("spark.ui.enabled", "false").set("spark.executor.extraJavaOptions", jvm))
+sc = SparkContext(conf=conf)
+try:
+    def probe(_):
+        import importlib.util
+        return {"bench": importlib.util.find_spec("bench") is not None,
+                "executable": sys.executable, "no_site": sys.flags.no_site}
+    print(json.dumps(sc.parallelize([0], 1).map(probe).collect()[0]))
+finally:
+    sc.stop()
+"""
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -230,6 +253,15 @@ def test_a_sweep_on_a_cluster_bench_did_not_start(tmp_path: Path, tiny_workload:
     done = subprocess.run([python, "-c", "import numpy, pyspark, sklearn, psutil"],
                           capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert done.returncode == 0, done.stderr
+    # nor has it where an executor runs it, for an application that ships nothing
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYSPARK_")}
+    env["PYSPARK_PYTHON"] = str(python)
+    done = subprocess.run([sys.executable, "-c", NOTHING_SHIPPED, cluster.master_url,
+                           DRIVER_HOST, JVM_OPTIONS], capture_output=True,
+                          text=True, cwd=tmp_path, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen == {"bench": False, "executable": sys.executable, "no_site": 1}, seen
     starts.unlink()
 
     profile = tmp_path / "theirs.toml"
@@ -273,4 +305,5 @@ def test_a_sweep_on_a_cluster_bench_did_not_start(tmp_path: Path, tiny_workload:
     state = cluster.state()
     assert state is not None
     assert sorted(w["host"] for w in alive_workers(state)) == sorted(WORKER_HOSTS)
-    assert len(state["completedapps"]) == 2  # one application per node count
+    # the one that shipped nothing, and one application per node count
+    assert len(state["completedapps"]) == 3
