@@ -85,12 +85,26 @@ def test_a_mistake_is_a_user_error_before_anything_starts(tmp_path, given, named
 
 # --- a given session's profile and backend, on a stand-in context (no Spark) ----------------
 
+class _Iterator:
+    def __init__(self, items: list) -> None:
+        self.items = items
+
+    def iterator(self) -> _Iterator:
+        return self
+
+    def hasNext(self) -> bool:  # java.util.Iterator
+        return bool(self.items)
+
+    def next(self) -> str:
+        return self.items.pop(0)
+
+
 class _Properties:
     def __init__(self, values: dict) -> None:
         self.values = values
 
-    def stringPropertyNames(self) -> list[str]:  # java.util.Properties
-        return list(self.values)
+    def stringPropertyNames(self) -> _Iterator:  # java.util.Properties
+        return _Iterator(list(self.values))
 
     def getProperty(self, key: str) -> str:
         return self.values[key]
@@ -232,11 +246,11 @@ LOCAL_PROPERTIES = ("spark.jobGroup.id", "spark.job.description", "spark.job.int
                     "spark.scheduler.pool", "spark.job.tags", "my.property")
 
 
-def _settings(sc) -> tuple:
+def _settings(sc) -> dict:
     """What a notebook set on its session: configuration, local properties, log level."""
     level = sc._jvm.org.apache.logging.log4j.LogManager.getRootLogger().getLevel().toString()
-    return (sorted(sc.getConf().getAll()),
-            {key: sc.getLocalProperty(key) for key in LOCAL_PROPERTIES}, level)
+    return {**dict(sc.getConf().getAll()), "log level": level,
+            **{f"local {key}": sc.getLocalProperty(key) for key in LOCAL_PROPERTIES}}
 
 
 @pytest.mark.spark

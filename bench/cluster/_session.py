@@ -210,9 +210,18 @@ def pinned_threads(sc: Any) -> bool:
 
 
 def local_properties(sc: Any) -> dict[str, str]:
-    """The calling thread's local properties (job group, description, pool, tags, ...)."""
+    """The calling thread's local properties (job group, description, pool, tags, ...).
+
+    Walked with the Java iterator's own hasNext: py4j's Python iteration ends on a Java
+    exception, and PySpark's handling of one starts the session's SQL state (which adds
+    spark.sql.warehouse.dir to its configuration)."""
     props = sc._jsc.sc().getLocalProperties()
-    return {str(key): str(props.getProperty(key)) for key in props.stringPropertyNames()}
+    names = props.stringPropertyNames().iterator()
+    found = {}
+    while names.hasNext():
+        key = str(names.next())
+        found[key] = str(props.getProperty(key))
+    return found
 
 
 def restore_local_properties(sc: Any, saved: dict[str, str]) -> None:
