@@ -146,3 +146,15 @@ def test_run_json_keeps_what_each_profiles_executors_run_on(tmp_path):
     run.record_executors("2-node", described * 2)  # a resume ran the profile again
     local, two = run.meta()["profiles"]
     assert "executors" not in local and two["executors"] == described * 2
+
+
+def test_a_bench_outside_a_checkout_records_no_commit(tmp_path):
+    # an installed bench: git would answer for a repository around the environment, not bench
+    from bench.cluster.environment import capture
+
+    outer = tmp_path / "repo"
+    (outer / "lib" / "site").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(outer)], check=True)
+    env = capture("17", outer / "lib" / "site")
+    assert env["git_commit"] is None and env["git_dirty"] is None
+    assert capture("17", ROOT)["git_commit"]  # the checkout's own

@@ -56,9 +56,13 @@ def hardware() -> dict[str, Any]:
 
 
 def capture(java: str, source: Path) -> dict[str, Any]:
-    """Versions, hardware and load at the start of a run. ``source``: the bench checkout."""
-    commit = _git("rev-parse", "HEAD", cwd=source)
-    status = _git("status", "--porcelain", "--untracked-files=no", cwd=source)
+    """Versions, hardware and load at the start of a run. ``source``: the bench checkout.
+
+    An installed bench (a wheel in site-packages) has no checkout of its own: git would answer
+    for whatever repository holds the virtual environment, so no commit is recorded then."""
+    checkout = (source / ".git").exists()  # a folder, or a file in a worktree
+    commit = _git("rev-parse", "HEAD", cwd=source) if checkout else None
+    status = _git("status", "--porcelain", "--untracked-files=no", cwd=source) if checkout else None
     return {
         "git_commit": commit,
         "git_dirty": bool(status) if status is not None else None,
