@@ -70,7 +70,7 @@ def test_the_mnist_laptop_grid_is_the_2016_shape_shortened():
     specs = w.trials("laptop")
     assert len(specs) == 15 and specs[0].is_baseline  # the tutorial's defaults are in the grid
     assert {s.params["neurons"] for s in specs} == {64, 128, 256, 512, 1024}
-    assert (w.training.epochs, w.dataset.train_limit, w.dataset.validation_size) == (1, 5000, 5000)
+    assert (w.training.epochs, w.dataset.train_limit, w.dataset.validation_size) == (1, 2000, 1000)
     assert w.training.shuffle is False and w.deployment.rows == 20_000
     # the full-size grids keep the tutorial's training
     assert load_workload("mnist-convnet", "medium").training.epochs == 10
