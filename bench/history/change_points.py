@@ -1,11 +1,14 @@
 """Steps in a figure's history: the entry where its level changed for good, told apart from the
 run-to-run noise of a shared machine (README.md, "History across commits").
 
-The search for where a series splits is ruptures' PELT on the per-entry values, with a
-penalty scaled to the series' own noise; a split is kept as a step only when the per-repeat
-samples of the segments on either side differ significantly (Mann-Whitney U) and their means
-differ by more than the figure's gate threshold. The penalty decides where a series could
-split; the test and the threshold decide whether the split is a change anyone should hear of.
+Binary segmentation, as e-divisive (MongoDB's and Apache Otava's change-point detection) does it:
+the best single split of the whole series (ruptures' Binseg, least squares) is kept as a step only
+when the per-repeat samples on its two sides differ significantly (Mann-Whitney U) and their means
+by more than the figure's gate threshold; then each side is searched the same way, until a side
+has no such split. Each split is tested against everything on its sides, not only against a
+neighbouring segment: on a shared host the level drifts between runs, and a search that cut the
+series into short pieces first (PELT did, 2026-12-02) left every piece too short to be
+significant, while the step stood out against the runs before and after it.
 """
 
 from __future__ import annotations
@@ -20,8 +23,6 @@ from scipy.stats import mannwhitneyu
 
 SIGNIFICANCE = 0.05
 MIN_SEGMENT = 2  # entries a side: a single odd entry is the gate's business, not a step
-# 1.4826 * MAD estimates a normal sd; successive differences of iid noise have sd sigma * sqrt 2
-_MAD_TO_SD = 1.4826 / math.sqrt(2)
 
 
 @dataclass(frozen=True)
@@ -38,32 +39,14 @@ class Step:
         return self.after / self.before if self.before else None
 
 
-def noise_sd(values: Sequence[float]) -> float:
-    """The series' run-to-run noise, from the median absolute deviation of successive
-    differences: a step is one large difference, which the median ignores."""
-    diffs = np.diff(np.asarray(values, float))
-    if len(diffs) == 0:
-        return 0.0
-    return float(_MAD_TO_SD * np.median(np.abs(diffs - np.median(diffs))))
-
-
-def penalty(values: Sequence[float]) -> float:
-    """PELT's cost of one more segment under the l2 cost: 2 sd^2 log n (a BIC-like choice). A
-    series without noise (identical values) gets a floor relative to its level, else any
-    rounding would be a split."""
-    level = float(np.median(np.abs(values))) if len(values) else 0.0
-    sd = max(noise_sd(values), 1e-6 * level, 1e-12)
-    return 2 * sd * sd * math.log(len(values))
-
-
-def split_points(values: Sequence[float]) -> list[int]:
-    """Where PELT splits the series: the index of each segment's first entry, the first
-    segment's excluded."""
+def best_split(values: Sequence[float]) -> int | None:
+    """The index of the first entry after the series' best single split (least squares), at
+    least MIN_SEGMENT entries from either end; None when the series is too short."""
     if len(values) < 2 * MIN_SEGMENT:
-        return []
+        return None
     signal = np.asarray(values, float).reshape(-1, 1)
-    found = ruptures.Pelt(model="l2", min_size=MIN_SEGMENT, jump=1).fit(signal)
-    return [b for b in found.predict(pen=penalty(values)) if b < len(values)]
+    found = ruptures.Binseg(model="l2", min_size=MIN_SEGMENT, jump=1).fit(signal)
+    return found.predict(n_bkps=1)[0]
 
 
 def beyond(before: float, after: float, threshold: float, absolute: bool) -> bool:
@@ -76,19 +59,32 @@ def beyond(before: float, after: float, threshold: float, absolute: bool) -> boo
 
 def find_steps(values: Sequence[float], samples: Sequence[Sequence[float]], threshold: float,
                *, absolute: bool = False) -> list[Step]:
-    """The steps of a series: ``values`` one per entry, ``samples`` each entry's per-repeat
-    samples (an entry without repeats: its value alone)."""
-    bounds = [0, *split_points(values), len(values)]
-    steps = []
-    for start, split, end in zip(bounds, bounds[1:], bounds[2:], strict=False):
-        before = float(np.mean(values[start:split]))
-        after = float(np.mean(values[split:end]))
-        if not beyond(before, after, threshold, absolute):
-            continue
-        p = _p_value(_pooled(samples[start:split]), _pooled(samples[split:end]))
-        if p < SIGNIFICANCE:
-            steps.append(Step(split, start, end, before, after, p))
-    return steps
+    """The steps of a series, in order: ``values`` one per entry, ``samples`` each entry's
+    per-repeat samples (an entry without repeats: its value alone)."""
+    steps: list[Step] = []
+    pending = [(0, len(values))]
+    while pending:
+        start, end = pending.pop()
+        step = _step_in(values, samples, start, end, threshold, absolute)
+        if step is not None:
+            steps.append(step)
+            pending += [(start, step.index), (step.index, end)]
+    return sorted(steps, key=lambda s: s.index)
+
+
+def _step_in(values: Sequence[float], samples: Sequence[Sequence[float]], start: int, end: int,
+             threshold: float, absolute: bool) -> Step | None:
+    """The best split of entries [start, end), if it is a step."""
+    split = best_split(values[start:end])
+    if split is None:
+        return None
+    split += start
+    before = float(np.mean(values[start:split]))
+    after = float(np.mean(values[split:end]))
+    if not beyond(before, after, threshold, absolute):
+        return None
+    p = _p_value(_pooled(samples[start:split]), _pooled(samples[split:end]))
+    return Step(split, start, end, before, after, p) if p < SIGNIFICANCE else None
 
 
 def _pooled(samples: Sequence[Sequence[float]]) -> list[float]:

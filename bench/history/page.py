@@ -52,7 +52,8 @@ def to_html(groups: Sequence[Group]) -> str:
            "kept in the history, in the order they ran, labelled by commit. Times with machine "
            "probes are shown at equal machine speed (each repeat's time divided by its probe), "
            "which the gate judges, beside the time as measured. A <b>step</b> is a change-point "
-           "of the runs' values (PELT) whose runs before and after differ significantly "
+           "of the runs' values (binary segmentation: the best split, then each side) whose runs "
+           "before and after differ significantly "
            "(Mann-Whitney U, p &lt; 0.05) and by more than the figure's gate threshold.</p>"]
     for number, group in enumerate(groups):
         out += _group_section(group, number)
