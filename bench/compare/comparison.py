@@ -189,13 +189,21 @@ def _wall_figures(p: _Pair) -> list[FigureComparison]:
                               if p.enough else None, repeats_ok=p.enough), wall, p.limits)]
 
 
-def _trial_figures(p: _Pair) -> list[FigureComparison]:
-    times_a, times_b = p.pa.get("trial_compute_s") or {}, p.pb.get("trial_compute_s") or {}
-    common = sorted(set(times_a) & set(times_b))
+def _per_configuration(p: _Pair, key: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """A row's per-trial figure ``key`` on both sides, paired by configuration (the trials both
+    ran, in one order); None when they share none."""
+    a, b = p.pa.get(key) or {}, p.pb.get(key) or {}
+    common = sorted(set(a) & set(b))
     if not common:
+        return None
+    return np.array([a[t] for t in common]), np.array([b[t] for t in common])
+
+
+def _trial_figures(p: _Pair) -> list[FigureComparison]:
+    paired = _per_configuration(p, "trial_compute_s")
+    if paired is None:
         return []
-    ta = np.array([times_a[t] for t in common])
-    tb = np.array([times_b[t] for t in common])
+    ta, tb = paired
     # Paired by configuration; still an absolute time, so it too needs the repeats.
     trial = p.judge(TRIAL, float(ta.mean()), float(tb.mean()),
                     paired_interval(ta, tb) if p.enough else None, repeats_ok=p.enough)
@@ -210,12 +218,10 @@ def _trial_figures(p: _Pair) -> list[FigureComparison]:
 
 def _cpu_figures(p: _Pair) -> list[FigureComparison]:
     """Trial CPU time, paired by configuration: the work done, judged as it is (no probe)."""
-    cpu_a, cpu_b = p.pa.get("trial_cpu_s") or {}, p.pb.get("trial_cpu_s") or {}
-    common = sorted(set(cpu_a) & set(cpu_b))
-    if not common:
+    paired = _per_configuration(p, "trial_cpu_s")
+    if paired is None:
         return []
-    ca = np.array([cpu_a[t] for t in common])
-    cb = np.array([cpu_b[t] for t in common])
+    ca, cb = paired
     return [p.judge(CPU, float(ca.mean()), float(cb.mean()),
                     paired_interval(ca, cb) if p.enough else None, repeats_ok=p.enough)]
 
