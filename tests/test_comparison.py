@@ -56,9 +56,10 @@ def test_trials_slower_by_20_percent_regress_in_the_time_figures_at_equal_machin
         ("local (measured)", "wall_probes"), ("local (measured)", "trial_probes"),
         ("2-node (measured)", "wall_probes"), ("2-node (measured)", "trial_probes"),
         ("2-node (replay)", "wall_probes"),
-        # more work, so more CPU time; a replayed row has none of its own
-        ("local (measured)", "trial_cpu_s"), ("2-node (measured)", "trial_cpu_s"),
+        # more work, so more CPU time, but within the CPU time's threshold above a shared host's
+        # drift (25 %); a 50 % slowdown is beyond it (test_the_trial_cpu_time_is_judged_...)
     }
+    assert figure(c, "local (measured)", "trial_cpu_s").ratio == pytest.approx(1.2)
     wall = figure(c, "local (measured)", "wall_probes")
     assert wall.ratio == pytest.approx(1.2)
     assert wall.interval[0] > 1.0  # significant
@@ -82,12 +83,19 @@ def test_a_machine_25_percent_slower_is_no_regression_of_the_code(tmp_path):
 
 def test_the_trial_cpu_time_is_judged_as_measured_paired_by_configuration(tmp_path):
     # A probe that misreads the machine cannot hide more work: the CPU time has no probe.
-    c = comparison(tmp_path, b={"machine": 0.85, "probe_s": PROBE_S * 0.73 / 0.85,
-                                "scale": 1.12})
+    c = comparison(tmp_path, b={"machine": 0.80, "probe_s": PROBE_S * 0.73 / 0.85,
+                                "scale": 1.30})
     cpu = figure(c, "local (measured)", "trial_cpu_s")
-    assert cpu.ratio == pytest.approx(1.12) and cpu.verdict is Verdict.WORSE
+    assert cpu.ratio == pytest.approx(1.30) and cpu.verdict is Verdict.WORSE
     assert ("local (measured)", "trial_cpu_s") in flagged(c)
     assert figure(c, "local (measured)", "wall_probes").verdict is not Verdict.WORSE
+
+
+def test_the_trial_cpu_time_drift_of_a_shared_host_is_not_a_regression(tmp_path):
+    # CI, 2026-12-02: unchanged code, trial CPU time +10.5 % on 2-node between two runs
+    c = comparison(tmp_path, b={"scale": 1.12})
+    cpu = figure(c, "local (measured)", "trial_cpu_s")
+    assert cpu.ratio == pytest.approx(1.12) and cpu.verdict is Verdict.SAME
 
 
 def test_a_machine_that_drifted_between_the_profiles_keeps_its_speedup(tmp_path):

@@ -26,8 +26,9 @@ class Thresholds:
     # threshold too).
     normalized_time: float = 0.10
     # Trial CPU time: the work done, which other tenants stretch less than wall times (2-4 % here
-    # where wall times moved 40 %, at load 1; but +50 % at load 14), judged as measured.
-    cpu_time: float = 0.10
+    # where wall times moved 40 %, at load 1), but not nothing: +10.5 % between two runs of
+    # unchanged code in CI (2026-12-02), +50 % at load 14. Judged as measured, above that drift.
+    cpu_time: float = 0.25
     speedup: float = 0.10
     efficiency_vs_bound: float = 0.10
     overhead_per_trial_s: float = 0.25
