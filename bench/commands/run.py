@@ -184,7 +184,7 @@ def execute(args: argparse.Namespace, *, progress: bool = True,
     dataset = load_dataset(
         workload.dataset.name, seed=workload.training.seed, path=workload.dataset.path,
         validation_size=workload.dataset.validation_size,
-        train_limit=workload.dataset.train_limit,
+        train_limit=workload.dataset.train_limit, options=workload.dataset.options,
         where=f"{workload.path} [dataset]" + (f" with {', '.join(changed)}" if changed else ""),
     )
 

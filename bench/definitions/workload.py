@@ -1,4 +1,8 @@
-"""Workload definitions (``workloads/*.toml``): dataset, model, training, baseline, grids."""
+"""Workload definitions (``workloads/*.toml``): dataset, model, training, baseline, grids.
+
+The dataset and the model are bench's (``[dataset] name``, ``[model] family``) or the workload's
+own Python code (``[dataset] loader``, ``[model] builder``: bench.definitions.user_code), whose
+hyperparameters the file declares (``[hyperparameters]``)."""
 
 from __future__ import annotations
 
@@ -11,7 +15,12 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from bench.definitions.hyperparameters import DATASETS, MODEL_HYPERPARAMETERS
+from bench.definitions.hyperparameters import (
+    DATASETS,
+    MODEL_HYPERPARAMETERS,
+    HyperParameter,
+    read_declared,
+)
 from bench.definitions.locations import find_definition
 from bench.definitions.overrides import (
     GRID_SETTINGS,
@@ -23,6 +32,13 @@ from bench.definitions.overrides import (
 )
 from bench.definitions.thresholds import Thresholds, read_thresholds
 from bench.definitions.tomlfile import Check, Invalid, Table, load_toml, non_negative, positive
+from bench.definitions.user_code import (
+    BUILDER,
+    LOADER,
+    check_reference,
+    is_reference,
+    ship_paths,
+)
 from bench.errors import UserError
 
 DEFAULT_WORKLOAD = "digits-mlp"
@@ -32,10 +48,13 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 @dataclass(frozen=True)
 class DatasetSettings:
-    name: str
+    name: str  # bench's dataset, or the workload's loader as "module:function"
     path: str | None = None  # mnist only: a keras .npz or a folder of the four IDX files
     validation_size: int | None = None  # None: the dataset's own default
     train_limit: int | None = None  # keep only the first N training examples
+    # A loader's keyword arguments besides seed ([dataset.options]); omitted from the hash when
+    # empty, so bench's own datasets keep their hashes.
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -74,7 +93,7 @@ class Workload:
     path: Path
     description: str
     dataset: DatasetSettings
-    model: str  # a key of MODEL_HYPERPARAMETERS
+    model: str  # a key of MODEL_HYPERPARAMETERS, or the workload's builder "module:function"
     training: TrainingSettings
     baseline: dict[str, Any]  # a value for every hyperparameter of the model
     grids: dict[str, dict[str, list[Any]]]  # grid name -> axis -> values, in file order
@@ -88,6 +107,8 @@ class Workload:
     chosen_grid: str = ""
     settings: tuple[Setting, ...] = ()
     grid_settings: dict[str, tuple[Setting, ...]] = field(default_factory=dict)  # as in the file
+    # The workload's own modules (a file or a package folder each), shipped to the executors.
+    code: tuple[Path, ...] = ()
 
     def grid(self, name: str | None) -> dict[str, list[Any]]:
         name = name or self.default_grid
@@ -130,8 +151,11 @@ class Workload:
         if self.grid_settings.get(name, ()) != self.grid_settings.get(self.chosen_grid, ()):
             raise ValueError(f"workload read for grid '{self.chosen_grid}' hashed for grid "
                              f"'{name}', whose settings differ: read it with grid={name!r}")
+        dataset = asdict(self.dataset)
+        if not dataset["options"]:
+            del dataset["options"]
         definition = {
-            "dataset": asdict(self.dataset),
+            "dataset": dataset,
             "model": self.model,
             # what decides the results; settings left at their defaults keep older hashes valid
             "training": {k: v for k, v in asdict(self.training).items()
@@ -153,7 +177,7 @@ def find_workload(name_or_path: str | None) -> Path:
 
 # The keys of the tables settings can change: what those tables of the file accept.
 SETTABLE: dict[str, list[str]] = {
-    "dataset": [f.name for f in fields(DatasetSettings)],
+    "dataset": [f.name for f in fields(DatasetSettings) if f.name != "options"],
     "training": [f.name for f in fields(TrainingSettings)],
     "deployment": [f.name for f in fields(DeploymentSettings)],
 }
@@ -220,17 +244,28 @@ def _read(data: dict[str, Any], path: Path, settings: Sequence[Setting] = ()) ->
 
     ds = _ChangedTable(top.table("dataset"), settings)
     dataset = DatasetSettings(
-        name=ds.get("name", str, check=_one_of(DATASETS, "dataset")),
+        name=_dataset_name(ds, path),
         path=ds.get("path", str, default=None),
         validation_size=ds.get("validation_size", int, default=None, check=positive),
         train_limit=ds.get("train_limit", int, default=None, check=positive),
+        options=ds.get("options", dict, default={}),
     )
+    if dataset.options and "loader" not in ds.data:
+        raise UserError("[dataset.options] are a loader's arguments, and this dataset is "
+                        f"bench's '{dataset.name}'", where=ds.where,
+                        fix="remove [dataset.options], or name your own loader")
+    if "loader" in ds.data:
+        for key in ("path", "validation_size"):
+            if getattr(dataset, key) is not None:
+                raise UserError(f"'{key}' is a setting of bench's datasets, and this one is "
+                                "your own loader's", where=ds.where,
+                                fix=f"pass it to the loader in [dataset.options] ({key} = ...)"
+                                    " and split the data there")
+        check_reference(dataset.name, path.parent, LOADER, f"{ds.where} loader",
+                        dataset.options)
     ds.finish()
 
-    md = top.table("model")
-    model = md.get("family", str, check=_one_of(MODEL_HYPERPARAMETERS, "model family"))
-    md.finish()
-    hyper = MODEL_HYPERPARAMETERS[model]
+    model, hyper = _model(top, path)
 
     tr = _ChangedTable(top.table("training"), settings)
     training = TrainingSettings(
@@ -267,12 +302,59 @@ def _read(data: dict[str, Any], path: Path, settings: Sequence[Setting] = ()) ->
     deployment = DeploymentSettings(rows=dp.get("rows", int, default=None, check=non_negative))
     dp.finish()
     top.finish()
+    own = [r for r in (dataset.name, model) if is_reference(r)]
     return Workload(
         name=name, path=path, description=description, dataset=dataset, model=model,
         training=training, baseline=baseline, grids=grids, default_grid=default_grid,
         thresholds=thresholds, deployment=deployment, chosen_grid=default_grid,
-        grid_settings=settings_of,
+        grid_settings=settings_of, code=ship_paths(own, path.parent),
     )
+
+
+def _dataset_name(ds: Table, path: Path) -> str:
+    """bench's dataset ``name``, or the workload's ``loader`` ("module:function")."""
+    if "loader" in ds.data:
+        if "name" in ds.data:
+            raise UserError("gives both 'name' (bench's dataset) and 'loader' (your own)",
+                            where=ds.where, fix="keep one of them")
+        ds.get("name", str, default=None)  # read: neither is an unknown key
+        return ds.get("loader", str)
+    ds.get("loader", str, default=None)
+    if "name" not in ds.data:
+        raise UserError("names no dataset", where=ds.where,
+                        fix=f'write name = "digits" (bench\'s: {", ".join(DATASETS)}), or '
+                            'loader = "my_module:load_data" for your own')
+    return ds.get("name", str, check=_one_of(DATASETS, "dataset"))
+
+
+def _model(top: Table, path: Path) -> tuple[str, dict[str, HyperParameter]]:
+    """bench's model ``family`` and its hyperparameters, or the workload's ``builder`` and the
+    hyperparameters it declares in [hyperparameters]."""
+    md = top.table("model")
+    if "builder" in md.data:
+        if "family" in md.data:
+            raise UserError("gives both 'family' (bench's model) and 'builder' (your own)",
+                            where=md.where, fix="keep one of them")
+        builder = check_reference(md.get("builder", str), path.parent, BUILDER,
+                                  f"{md.where} builder")
+        md.finish()
+        if "hyperparameters" not in top.data:
+            raise UserError("a workload with its own builder declares its hyperparameters",
+                            where=str(path), fix='add [hyperparameters.learning_rate] with '
+                                                 'type = "float" (and min, max), one per name')
+        return builder, read_declared(top.table("hyperparameters"))
+    if "family" not in md.data:
+        raise UserError("names no model", where=md.where,
+                        fix=f'write family = "mlp" (bench\'s: {", ".join(MODEL_HYPERPARAMETERS)}'
+                            '), or builder = "my_module:build_model" for your own')
+    family = md.get("family", str, check=_one_of(MODEL_HYPERPARAMETERS, "model family"))
+    md.finish(known=["family", "builder"])
+    if "hyperparameters" in top.data:
+        top.get("hyperparameters", dict)
+        raise UserError(f"bench's '{family}' has its own hyperparameters",
+                        where=f"{path} [hyperparameters]",
+                        fix="remove [hyperparameters]; they are for a workload's own builder")
+    return family, MODEL_HYPERPARAMETERS[family]
 
 
 def _read_grid(table: Table, hyper: dict) -> dict[str, list[Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import shutil
 import tempfile
@@ -47,6 +48,26 @@ def package_archive(folder: Path) -> str:
     return shutil.make_archive(str(folder / "bench"), "zip", source.parent, source.name)
 
 
+def code_archive(folder: Path, workload_name: str, code: tuple[Path, ...]) -> str:
+    """The workload's own modules (bench.definitions.user_code) as one zip for the executors,
+    each at its top level as it was importable on the driver. Named by its content, so a
+    context that runs two versions (bench.run(spark=...) twice) ships the second too."""
+    staged = folder / "code"
+    for path in code:
+        if path.is_dir():
+            shutil.copytree(path, staged / path.name, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            staged.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, staged / path.name)
+    digest = hashlib.sha256()
+    for file in sorted(staged.rglob("*")):
+        if file.is_file():
+            digest.update(str(file.relative_to(staged)).encode() + file.read_bytes())
+    name = f"code-{workload_name}-{digest.hexdigest()[:12]}"
+    return shutil.make_archive(str(folder / name), "zip", staged)
+
+
 def run_experiment(job: RunJob, run_dir: RunDirectory, dataset: Any,
                    observer: RunObserver | None = None) -> None:
     """Run every planned profile of ``job``; of a resumed one, only what the run directory has
@@ -69,9 +90,11 @@ def run_experiment(job: RunJob, run_dir: RunDirectory, dataset: Any,
     observer.planned(plan_steps(job))
     with tempfile.TemporaryDirectory(prefix="bench-ship-") as ship, ExitStack() as clusters:
         write_owner(Path(ship), [])
+        archives = [package_archive(Path(ship))]
+        if job.workload.code:
+            archives.append(code_archive(Path(ship), job.workload.name, job.workload.code))
         experiment = _Experiment(
-            job, TrialRecipe.of(job.workload, job.knobs), run_dir, dataset,
-            package_archive(Path(ship)), clusters,
+            job, TrialRecipe.of(job.workload, job.knobs), run_dir, dataset, archives, clusters,
             Deployment(job.deploy_rows) if job.deploy_rows else None, observer)
         for pp in job.planned:
             experiment.run_planned(pp)
@@ -85,7 +108,7 @@ class _Experiment:
     recipe: TrialRecipe
     run_dir: RunDirectory
     dataset: Any
-    archive: str  # bench's zip, shipped to every cluster
+    archives: list[str]  # bench's zip and the workload's own code's, shipped to every cluster
     clusters: ExitStack  # stops the sweeps' shared clusters at the end of the run
     deployment: Deployment | None
     observer: RunObserver
@@ -130,7 +153,7 @@ class _Experiment:
         cluster = shared or cluster_for(profile, self.run_dir.logs(profile.name))
         with (nullcontext(cluster) if shared else cluster), \
                 spark_context(cluster, f"bench {self.run_dir.run_id} {profile.name}",
-                              [self.archive], profile=profile) as sc:
+                              self.archives, profile=profile) as sc:
             startup_s = time.perf_counter() - begin
             self.observer.finished(step, startup_s)
             with open_channel(sc, profile) as channel:

@@ -86,7 +86,8 @@ def other_order(order: Order) -> Order:
 def plan_grid_runs(job: RunJob, profile: ClusterProfile, mode: Mode, repeats: list[int],
                    expected_s: dict[str, float]) -> list[GridRun]:
     """The row's ``repeats`` still to run, then the extra runs: the order check on a replayed
-    profile the grid fills in at most ORDER_CHECK_WAVES waves, and weak scaling on a multi-node one whose k x nodes trials the grid has."""
+    profile the grid fills in at most ORDER_CHECK_WAVES waves, and weak scaling on a multi-node
+    one whose k x nodes trials the grid has."""
     runs = []
     for repeat in repeats:
         key = (profile.name, mode, repeat)

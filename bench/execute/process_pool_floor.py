@@ -162,8 +162,10 @@ def _check_pool(slots: int, threads_per_trial: int, model: str) -> None:
         raise ValueError(f"slots and threads_per_trial must be >= 1, got {slots} and "
                          f"{threads_per_trial}")
     from bench.definitions.hyperparameters import MODEL_HYPERPARAMETERS
+    from bench.definitions.user_code import is_reference
 
-    if model not in MODEL_HYPERPARAMETERS:  # every trial would fail: say so before any process
+    # every trial would fail: say so before any process
+    if model not in MODEL_HYPERPARAMETERS and not is_reference(model):
         raise ValueError(f"unknown model family {model!r}; choose one of "
                          f"{', '.join(MODEL_HYPERPARAMETERS)}")
 

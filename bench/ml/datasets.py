@@ -2,7 +2,8 @@
 
 ``digits`` ships with scikit-learn and works offline anywhere. ``mnist`` comes through the real
 loaders: a keras ``mnist.npz`` or the four IDX files, or keras' own cache through
-``keras.datasets.mnist.load_data()``. Nothing is downloaded at run time.
+``keras.datasets.mnist.load_data()``. Nothing is downloaded at run time. A workload's own loader
+(``[dataset] loader``) returns its arrays, broadcast as it gives them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.definitions.hyperparameters import DATASETS
+from bench.definitions.user_code import is_reference, load_function
 from bench.errors import UserError
 
 IDX_FILES = {
@@ -48,7 +50,8 @@ class FloatData:
 
 @dataclass(frozen=True)
 class Dataset:
-    """Images as uint8 (H x W), labels as uint8: what the driver broadcasts."""
+    """Images as uint8 (H x W), labels as uint8: what the driver broadcasts. A workload's own
+    loader's arrays are kept as it gave them (``own``): no scaling and no channel axis added."""
 
     name: str
     x_train: np.ndarray
@@ -59,6 +62,7 @@ class Dataset:
     y_test: np.ndarray
     scale: float  # pixels / scale lie in [0, 1]
     num_classes: int
+    own: bool = False  # a workload's own loader's arrays: the model gets them as float32 only
 
     @property
     def nbytes(self) -> int:
@@ -68,6 +72,8 @@ class Dataset:
     def as_float32(self) -> FloatData:
         """Runs inside the Spark task: the broadcast stays small, the model gets floats."""
         def images(x: np.ndarray) -> np.ndarray:
+            if self.own:
+                return x.astype(np.float32, copy=False)
             return (x.astype(np.float32) / np.float32(self.scale))[..., np.newaxis]
 
         return FloatData(
@@ -79,9 +85,13 @@ class Dataset:
 
 def load_dataset(
     name: str, *, seed: int, path: str | None = None, validation_size: int | None = None,
-    train_limit: int | None = None, where: str = "",
+    train_limit: int | None = None, where: str = "", options: dict | None = None,
 ) -> Dataset:
-    if name == "digits":
+    """bench's dataset ``name``, or the one a workload's loader ("module:function") returns when
+    called with ``seed`` and ``options``; its first ``train_limit`` training examples."""
+    if is_reference(name):
+        data = _own(name, seed, options or {}, where)
+    elif name == "digits":
         data = _digits(seed, validation_size)
     elif name == "mnist":
         data = _mnist(path, validation_size or 5000, where)
@@ -91,8 +101,48 @@ def load_dataset(
     if train_limit is not None:
         data = Dataset(data.name, data.x_train[:train_limit], data.y_train[:train_limit],
                        data.x_val, data.y_val, data.x_test, data.y_test, data.scale,
-                       data.num_classes)
+                       data.num_classes, data.own)
     return data
+
+
+_SPLITS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+
+
+def _own(reference: str, seed: int, options: dict, where: str) -> Dataset:
+    """A workload's own loader's arrays, checked: the six splits as numpy arrays, as many
+    examples as labels in each, the same example shape, integer labels 0 ... num_classes - 1."""
+    loaded = load_function(reference)(seed=seed, **options)
+    at = f"{where} loader {reference}"
+    if not hasattr(loaded, "get"):
+        raise UserError(f"returned a {type(loaded).__name__}, not a mapping of arrays",
+                        where=at, fix=f"return a dict with {', '.join(_SPLITS)}")
+    missing = [k for k in _SPLITS if k not in loaded]
+    if missing:
+        raise UserError(f"returned no {', '.join(missing)}", where=at,
+                        fix=f"return a dict with {', '.join(_SPLITS)} (and num_classes if "
+                            "some class is absent from every split)")
+    arrays = {k: np.asarray(loaded[k]) for k in _SPLITS}
+    for split in ("train", "val", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if y.ndim != 1 or len(x) != len(y) or not len(y):
+            raise UserError(f"x_{split} {x.shape} and y_{split} {y.shape} do not fit together",
+                            where=at, fix="give N examples and N labels (a 1-D array), N > 0")
+        if x.shape[1:] != arrays["x_train"].shape[1:]:
+            raise UserError(f"x_{split}'s examples are {x.shape[1:]}, x_train's "
+                            f"{arrays['x_train'].shape[1:]}", where=at,
+                            fix="give every split examples of one shape")
+        if not np.issubdtype(y.dtype, np.integer) or (y < 0).any():
+            raise UserError(f"y_{split} must hold class numbers 0, 1, ... (integers), got "
+                            f"{y.dtype}", where=at, fix="map the labels to 0 ... classes - 1")
+    largest = max(int(arrays[f"y_{s}"].max()) for s in ("train", "val", "test"))
+    num_classes = int(loaded.get("num_classes", largest + 1))
+    if num_classes <= largest:
+        raise UserError(f"num_classes {num_classes} but a label is {largest}", where=at,
+                        fix="give num_classes above every label, or leave it out")
+    label = np.uint8 if num_classes <= 256 else np.int64
+    return Dataset(reference, arrays["x_train"], arrays["y_train"].astype(label),
+                   arrays["x_val"], arrays["y_val"].astype(label), arrays["x_test"],
+                   arrays["y_test"].astype(label), 1.0, num_classes, own=True)
 
 
 def _digits(seed: int, validation_size: int | None) -> Dataset:

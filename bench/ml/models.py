@@ -1,8 +1,11 @@
-"""The model families a workload can tune, built with Keras on TensorFlow."""
+"""The model families a workload can tune, built with Keras on TensorFlow; or the workload's
+own builder ("module:function", bench.definitions.user_code)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from bench.definitions.user_code import is_reference, load_function
 
 
 def build_model(
@@ -12,6 +15,8 @@ def build_model(
     """A compiled ``keras.Model`` of ``family`` with the hyperparameters ``params``."""
     import keras
 
+    if is_reference(family):
+        return _own(family, params, input_shape, num_classes)
     if family == "mlp":
         model = _mlp(keras, params, input_shape, num_classes)
         optimizer = keras.optimizers.SGD(params["learning_rate"], momentum=params["momentum"])
@@ -30,6 +35,21 @@ def build_model(
         optimizer=optimizer,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
+    return model
+
+
+def _own(builder: str, params: dict[str, Any], input_shape: tuple[int, ...],
+         num_classes: int) -> Any:
+    """The workload's builder's model; one it did not compile cannot train: a TypeError that the
+    trial records as its failure, with this message."""
+    model = load_function(builder)(dict(params), input_shape=input_shape,
+                                   num_classes=num_classes)
+    if not hasattr(model, "fit") or not hasattr(model, "predict"):
+        raise TypeError(f"{builder} returned a {type(model).__name__}, not a keras.Model")
+    if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", True):
+        raise TypeError(f"{builder} returned a model that is not compiled: call "
+                        "model.compile(optimizer=..., loss=...) before returning it (a loss "
+                        "on logits or probabilities of num_classes classes)")
     return model
 
 

@@ -13,7 +13,7 @@ from tabulate import tabulate
 
 from bench.analyse import formulas
 from bench.analyse.summary import Accuracy, Row, RunSummary
-from bench.report.formats import mode_label, pct
+from bench.report.formats import mode_label, pct, value
 from bench.report.tables import NO_INTERVAL, SHORT_HEADERS, interval, short_rows, significance
 from bench.store.records import Mode
 
@@ -75,7 +75,7 @@ def accuracy_lines(acc: Accuracy | None) -> list[str]:
         return []
     base = acc.baseline_params or {}
     changed = {k: v for k, v in (acc.best_params or {}).items() if base.get(k) != v}
-    best = ", ".join(f"{k}={v:g}" for k, v in changed.items()) or "the baseline itself"
+    best = ", ".join(f"{k}={value(v)}" for k, v in changed.items()) or "the baseline itself"
     cut = acc.relative_error_reduction
     i = acc.intervals
     if i is None:

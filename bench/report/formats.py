@@ -22,4 +22,9 @@ def mode_label(row: Row) -> str:
 
 
 def params(values: dict[str, Any] | None) -> str:
-    return DASH if values is None else ", ".join(f"{k}={v:g}" for k, v in values.items())
+    return DASH if values is None else ", ".join(f"{k}={value(v)}" for k, v in values.items())
+
+
+def value(v: Any) -> str:
+    """A hyperparameter's value: numbers short (0.001, 1e+20), a workload's strings as they are."""
+    return f"{v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
