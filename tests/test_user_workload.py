@@ -267,3 +267,80 @@ def test_a_users_workload_in_its_own_folder_runs_on_one_and_two_nodes(tmp_path, 
     assert deployed and all(d["rows"] == 2000 for d in deployed)
     meta = json.loads((run / "run.json").read_text())
     assert meta["workload"]["model"] == "mine_cnn:build_cnn"
+
+
+# --- a whole trial function ([model] trial) ----------------------------------------------------
+
+FOREST = ROOT / "workloads" / "digits-forest.toml"
+
+
+def trial_module(tmp_path: Path, body: str) -> str:
+    (tmp_path / "own_data.py").write_text(textwrap.dedent(body))
+    sys.path.insert(0, str(tmp_path))
+    return "own_data:trial"
+
+
+@pytest.fixture(scope="module")
+def digits():
+    w = load_workload(str(FOREST))
+    return load_dataset(w.dataset.name, seed=1, train_limit=200).as_float32()
+
+
+@pytest.mark.parametrize(("body", "status", "says"), [
+    ("return {'val_error': 0.25, 'test_error': 0.5, 'final_loss': 0.1}", "ok", None),
+    ("return {'status': 'diverged', 'error': 'loss went to inf'}", "diverged",
+     "loss went to inf"),
+    ("return {'val_error': 0.1, 'test_error': 0.2, 'final_loss': float('nan')}", "diverged",
+     "final_loss nan"),
+    ("return [0.1, 0.2]", "failed", "returned a list; return a dict with val_error"),
+    ("return {'val_error': 1.5, 'test_error': 0.2}", "failed",
+     "val_error=1.5; give the fraction"),
+    ("return {'val_error': 0.1, 'test_error': 0.2, 'test_wrong': [True] * 3}", "failed",
+     "test_wrong of shape (3,); give one boolean per test example"),
+    ("return {'val_error': 0.1, 'test_error': 0.2, 'status': 'great'}", "failed",
+     "status 'great'; use one of ok, diverged, timeout"),
+    ("raise RuntimeError('my trial broke')", "failed", "RuntimeError: my trial broke"),
+])
+def test_a_trial_functions_result_is_read_or_its_failure_recorded(tmp_path, digits, body,
+                                                                   status, says):
+    from bench.ml.training import train_and_evaluate
+
+    reference = trial_module(tmp_path, f"""
+        def trial(params, data, context):
+            assert context.seed == 7 and context.threads >= 1 and context.deadline is not None
+            {body}
+        """)
+    outcome = train_and_evaluate(digits, reference, {}, epochs=1, batch_size=1, seed=7,
+                                 timeout_s=60, trial_function=True)
+    assert outcome.status.value == status, outcome.error
+    if says:
+        assert says in outcome.error
+    assert outcome.phases["train"] > 0 and "cleanup" in outcome.phases
+    if status == "ok":
+        assert (outcome.val_error, outcome.test_error, outcome.final_loss) == (0.25, 0.5, 0.1)
+
+
+def test_a_trial_function_has_no_deployment_step(tmp_path):
+    done = bench_main("run", "--workload", str(FOREST), "--deploy-rows", "1000",
+                      "--out", str(tmp_path / "runs"))
+    assert done.returncode == 2 and "returns metrics, no model" in done.stderr
+    assert "--deploy-rows 0" in done.stderr and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_a_workloads_own_trial_function_runs_on_spark_without_keras(tmp_path, no_leaks):
+    out = tmp_path / "runs"
+    done = bench("run", "--workload", str(FOREST), "--grid", "small", "--clusters",
+                 "local,2-node", "--no-floor", "--trials-per-node", "0", "--out", str(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = next(p for p in out.iterdir() if p.is_dir() and not p.is_symlink())
+    trials = [json.loads(line) for line in (run / "trials.jsonl").read_text().splitlines()]
+    assert {t["status"] for t in trials} == {"ok"}, [t["error"] for t in trials if t["error"]]
+    assert len({t["trial_id"] for t in trials}) == 6
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["accuracy"]["metrics_identical"] is True
+    # intervals from the test_wrong the function returned
+    assert summary["accuracy"]["mcnemar_p"] is not None
+    assert len(summary["accuracy"]["relative_error_reduction_interval"]) == 2
+    assert not (run / "deployments.jsonl").exists()

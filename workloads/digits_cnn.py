@@ -47,3 +47,21 @@ def build_cnn(params: dict[str, Any], *, input_shape: tuple[int, ...], num_class
     model.compile(optimizer=optimizers[params["optimizer"]](params["learning_rate"]),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     return model
+
+
+def train_forest(params: dict[str, Any], data: Any, context: Any) -> dict[str, Any]:
+    """A whole trial function (``[model] trial``; workloads/digits-forest.toml): a scikit-learn
+    random forest, no Keras. bench times the call, checks what it returns and records it; it
+    gives the configuration, the broadcast data (x_train ... y_test, float32) and a context
+    with the seed, the CPU threads of the trial and the deadline of [training] timeout_s."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    def flat(x: np.ndarray) -> np.ndarray:
+        return x.reshape(len(x), -1)
+
+    forest = RandomForestClassifier(n_estimators=params["trees"], max_depth=params["depth"],
+                                    random_state=context.seed, n_jobs=context.threads)
+    forest.fit(flat(data.x_train), data.y_train)
+    wrong = forest.predict(flat(data.x_test)) != data.y_test
+    return {"val_error": float(np.mean(forest.predict(flat(data.x_val)) != data.y_val)),
+            "test_error": float(np.mean(wrong)), "test_wrong": wrong}

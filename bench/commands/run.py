@@ -21,7 +21,7 @@ from bench.definitions.knobs import read_test_knobs
 from bench.definitions.locations import PROJECT_ROOT, REPORTS_DIR
 from bench.definitions.overrides import Setting, describe, parse_set, to_record
 from bench.definitions.profile import DEFAULT_PROFILES, load_profiles, memory_mb, with_nodes
-from bench.definitions.workload import load_workload
+from bench.definitions.workload import Workload, load_workload
 from bench.errors import UserError
 from bench.execute.deployment import DEFAULT_ROWS
 from bench.execute.plan import ModeChoice, plan
@@ -272,12 +272,23 @@ def _new(args: argparse.Namespace, session: SessionCluster | None = None) -> Run
                   args.repeats or 1, args.mode or "auto", knobs, ResumeState(),
                   args.order or DEFAULT_ORDER,
                   1 if args.trials_per_node is None else args.trials_per_node,
-                  _deploy_rows(args.deploy_rows, workload.deployment.rows),
+                  _deploy_rows(args.deploy_rows, workload),
                   args.floor is not False)
 
 
-def _deploy_rows(given: int | None, workload_rows: int | None) -> int:
-    """--deploy-rows, else the workload's [deployment] rows, else bench's default."""
+def _deploy_rows(given: int | None, workload: Workload) -> int:
+    """--deploy-rows, else the workload's [deployment] rows, else bench's default; none for a
+    workload's own trial function, which returns metrics and no model to deploy."""
+    workload_rows = workload.deployment.rows
+    if workload.trial_function:
+        if given or workload_rows:
+            raise UserError(
+                "the deployment step retrains the best model and scores rows with it; a "
+                "workload's own trial function ([model] trial) returns metrics, no model",
+                where="--deploy-rows" if given else f"{workload.path} [deployment] rows",
+                fix="leave the deployment step out (--deploy-rows 0), or give a builder "
+                    "([model] builder) that returns the compiled Keras model")
+        return 0
     if given is not None:
         return given
     return DEFAULT_ROWS if workload_rows is None else workload_rows

@@ -17,19 +17,21 @@ from bench.definitions.workload import Workload
 class TrialRecipe:
     """What a trial task needs to train one configuration; pickled into every task."""
 
-    model: str  # the model family (bench.definitions.hyperparameters)
+    model: str  # the model family (bench.definitions.hyperparameters), or "module:function"
     epochs: int
     batch_size: int
     seed: int  # the workload's seed plus the seed_offset test knob
     timeout_s: float | None = None  # per-trial training limit ([training] timeout_s)
     shuffle: bool = True  # False: the training data in file order every epoch
     slowdown: float = 0.0  # test knob (definitions.knobs): this fraction of compute CPU on top
+    trial_function: bool = False  # ``model`` is a whole trial function, not a Keras builder
 
     @classmethod
     def of(cls, workload: Workload, knobs: TestKnobs | None = None) -> TrialRecipe:
         knobs = knobs or TestKnobs()
         training = workload.training
-        return cls(model=workload.model, epochs=training.epochs,
+        return cls(model=workload.model, trial_function=workload.trial_function,
+                   epochs=training.epochs,
                    batch_size=training.batch_size, seed=training.seed + knobs.seed_offset,
                    timeout_s=training.timeout_s, shuffle=training.shuffle,
                    slowdown=knobs.slowdown)

@@ -1,5 +1,6 @@
 """A workload's own Python code: ``module:function`` references to its dataset loader
-(``[dataset] loader``) and its model builder (``[model] builder``).
+(``[dataset] loader``) and its model builder (``[model] builder``) or whole trial function
+(``[model] trial``).
 
 The module is looked for next to the workload file first, then in the environment. It is imported
 on the driver while the workload is read, so a missing module or function, or one that cannot be
@@ -42,6 +43,9 @@ LOADER = Role("loader", "def load(seed, **options) -> dict of numpy arrays: x_tr
 BUILDER = Role("builder", "def build(params, *, input_shape, num_classes) -> a compiled "
                           "keras.Model",
                (({},), {"input_shape": (1,), "num_classes": 2}))
+TRIAL = Role("trial", "def trial(params, data, context) -> dict with val_error and test_error "
+                      "(fractions), optionally final_loss, test_wrong, status, error",
+             (({}, None, None), {}))
 
 
 def is_reference(name: str) -> bool:

@@ -35,6 +35,7 @@ from bench.definitions.tomlfile import Check, Invalid, Table, load_toml, non_neg
 from bench.definitions.user_code import (
     BUILDER,
     LOADER,
+    TRIAL,
     check_reference,
     is_reference,
     ship_paths,
@@ -109,6 +110,9 @@ class Workload:
     grid_settings: dict[str, tuple[Setting, ...]] = field(default_factory=dict)  # as in the file
     # The workload's own modules (a file or a package folder each), shipped to the executors.
     code: tuple[Path, ...] = ()
+    # ``model`` is a whole trial function ([model] trial), not a builder bench trains: no
+    # weights come back, so there is no deployment step.
+    trial_function: bool = False
 
     def grid(self, name: str | None) -> dict[str, list[Any]]:
         name = name or self.default_grid
@@ -265,12 +269,14 @@ def _read(data: dict[str, Any], path: Path, settings: Sequence[Setting] = ()) ->
                         dataset.options)
     ds.finish()
 
-    model, hyper = _model(top, path)
+    model, hyper, trial_function = _model(top, path)
 
     tr = _ChangedTable(top.table("training"), settings)
+    own_trial: dict[str, Any] = {"default": 1} if trial_function else {}
     training = TrainingSettings(
-        epochs=tr.get("epochs", int, check=positive),
-        batch_size=tr.get("batch_size", int, check=positive),
+        # a trial function trains as it sees fit: these are bench's trainings' (1: unused)
+        epochs=tr.get("epochs", int, check=positive, **own_trial),
+        batch_size=tr.get("batch_size", int, check=positive, **own_trial),
         seed=tr.get("seed", int, check=non_negative),
         timeout_s=tr.get("timeout_s", float, default=None, check=positive),
         max_failures_in_a_row=tr.get("max_failures_in_a_row", int, default=5, check=positive),
@@ -308,6 +314,7 @@ def _read(data: dict[str, Any], path: Path, settings: Sequence[Setting] = ()) ->
         training=training, baseline=baseline, grids=grids, default_grid=default_grid,
         thresholds=thresholds, deployment=deployment, chosen_grid=default_grid,
         grid_settings=settings_of, code=ship_paths(own, path.parent),
+        trial_function=trial_function,
     )
 
 
@@ -327,34 +334,40 @@ def _dataset_name(ds: Table, path: Path) -> str:
     return ds.get("name", str, check=_one_of(DATASETS, "dataset"))
 
 
-def _model(top: Table, path: Path) -> tuple[str, dict[str, HyperParameter]]:
-    """bench's model ``family`` and its hyperparameters, or the workload's ``builder`` and the
-    hyperparameters it declares in [hyperparameters]."""
+def _model(top: Table, path: Path) -> tuple[str, dict[str, HyperParameter], bool]:
+    """bench's model ``family`` and its hyperparameters, or the workload's own code and the
+    hyperparameters it declares in [hyperparameters]: a ``builder`` of a compiled Keras model
+    that bench trains, or a whole ``trial`` function. The third value: it is a trial."""
     md = top.table("model")
-    if "builder" in md.data:
-        if "family" in md.data:
-            raise UserError("gives both 'family' (bench's model) and 'builder' (your own)",
-                            where=md.where, fix="keep one of them")
-        builder = check_reference(md.get("builder", str), path.parent, BUILDER,
-                                  f"{md.where} builder")
+    own = [key for key in ("builder", "trial") if key in md.data]
+    if len(own) + ("family" in md.data) > 1:
+        raise UserError(f"gives {' and '.join(k for k in ('family', *own) if k in md.data)}; "
+                        "a model is one of them", where=md.where,
+                        fix="keep family (bench's model), builder (your Keras model) or trial "
+                            "(your whole trial function)")
+    if own:
+        role = BUILDER if own[0] == "builder" else TRIAL
+        reference = check_reference(md.get(own[0], str), path.parent, role,
+                                    f"{md.where} {own[0]}")
         md.finish()
         if "hyperparameters" not in top.data:
-            raise UserError("a workload with its own builder declares its hyperparameters",
+            raise UserError(f"a workload with its own {own[0]} declares its hyperparameters",
                             where=str(path), fix='add [hyperparameters.learning_rate] with '
                                                  'type = "float" (and min, max), one per name')
-        return builder, read_declared(top.table("hyperparameters"))
+        return reference, read_declared(top.table("hyperparameters")), role is TRIAL
     if "family" not in md.data:
         raise UserError("names no model", where=md.where,
                         fix=f'write family = "mlp" (bench\'s: {", ".join(MODEL_HYPERPARAMETERS)}'
                             '), or builder = "my_module:build_model" for your own')
     family = md.get("family", str, check=_one_of(MODEL_HYPERPARAMETERS, "model family"))
-    md.finish(known=["family", "builder"])
+    md.finish(known=["family", "builder", "trial"])
     if "hyperparameters" in top.data:
         top.get("hyperparameters", dict)
         raise UserError(f"bench's '{family}' has its own hyperparameters",
                         where=f"{path} [hyperparameters]",
-                        fix="remove [hyperparameters]; they are for a workload's own builder")
-    return family, MODEL_HYPERPARAMETERS[family]
+                        fix="remove [hyperparameters]; they are for a workload's own builder "
+                            "or trial")
+    return family, MODEL_HYPERPARAMETERS[family], False
 
 
 def _read_grid(table: Table, hyper: dict) -> dict[str, list[Any]]:

@@ -165,7 +165,7 @@ def _run_trial(payload: dict, trial: dict, *, data_bc: Any, settings: TaskSettin
     outcome = train_and_evaluate(
         data, recipe.model, payload["params"], epochs=recipe.epochs,
         batch_size=recipe.batch_size, seed=recipe.seed, timeout_s=recipe.timeout_s,
-        shuffle=recipe.shuffle,
+        shuffle=recipe.shuffle, trial_function=recipe.trial_function,
     )
     phases.update(outcome.phases)
     if recipe.slowdown:  # the gate's test knob: a trial that does more work

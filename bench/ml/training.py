@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import math
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -115,14 +116,17 @@ def _out_of_memory(error: Exception) -> bool:
 def train_and_evaluate(
     data: Any, family: str, params: dict[str, Any], *, epochs: int, batch_size: int, seed: int,
     timeout_s: float | None = None, clock: Callable[[], float] = time.perf_counter,
-    keep_weights: bool = False, shuffle: bool = True,
+    keep_weights: bool = False, shuffle: bool = True, trial_function: bool = False,
 ) -> TrainOutcome:
-    """Train ``family`` with ``params`` on ``data`` (a FloatData) and measure its errors.
+    """Train ``family`` with ``params`` on ``data`` (a FloatData) and measure its errors; with
+    ``trial_function``, ``family`` is a workload's whole trial ("module:function", ``own_trial``).
 
     A loss that turns NaN is DIVERGED; running out of memory is OOM; another exception is FAILED
     with its traceback. All are properties of the hyperparameters: they are returned, never
     raised, so Spark does not retry.
     """
+    if trial_function:
+        return own_trial(data, family, params, seed=seed, timeout_s=timeout_s, clock=clock)
     from bench.ml.models import build_model
 
     phases: dict[str, float] = {}
@@ -214,3 +218,96 @@ def trained_weights(
     return TrainedWeights(outcome.status, outcome.weights or [], outcome.val_error,
                           outcome.test_error, outcome.final_loss,
                           time.perf_counter() - begin, outcome.error)
+
+
+@dataclass(frozen=True)
+class TrialContext:
+    """What a workload's own trial function gets besides its hyperparameters and data."""
+
+    seed: int  # the workload's seed: seed every generator the trial uses with it
+    threads: int  # CPU threads the trial may use (its Spark task's cores)
+    deadline: float | None  # a time.perf_counter() instant to stop by ([training] timeout_s)
+
+    def time_left(self) -> float:
+        """Seconds until the deadline (infinite without one)."""
+        return math.inf if self.deadline is None else self.deadline - time.perf_counter()
+
+
+def own_trial(data: Any, reference: str, params: dict[str, Any], *, seed: int,
+              timeout_s: float | None = None,
+              clock: Callable[[], float] = time.perf_counter) -> TrainOutcome:
+    """A workload's whole trial function (``[model] trial``), timed as one "train" phase and
+    checked: it returns val_error and test_error (fractions), and may return final_loss,
+    test_wrong (one boolean per test example, which test_error must agree with), and a status
+    ("diverged" or "timeout", with an error message). What it raises is FAILED, with the
+    traceback; a result bench cannot read is FAILED too, saying what was wrong."""
+    from bench.definitions.user_code import load_function
+
+    phases: dict[str, float] = {}
+    t = clock()
+    try:
+        import os
+        import random
+
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        context = TrialContext(seed, int(os.environ.get("TF_NUM_INTRAOP_THREADS", "1")),
+                               None if timeout_s is None else time.perf_counter() + timeout_s)
+        returned = load_function(reference)(dict(params), data, context)
+        phases["train"] = clock() - t
+        outcome = _read_trial_result(reference, returned, len(data.y_test))
+        outcome.phases = phases
+    except Exception as e:  # never BaseException: a Ctrl-C must stay an interrupt
+        phases.setdefault("train", clock() - t)
+        status = TrialStatus.OOM if _out_of_memory(e) else TrialStatus.FAILED
+        outcome = TrainOutcome(status, phases=phases, error=traceback.format_exc())
+    t = clock()
+    if "keras" in sys.modules:  # a Keras trial leaves its graph behind: not the next one's
+        sys.modules["keras"].backend.clear_session()
+    gc.collect()
+    phases["cleanup"] = clock() - t
+    return outcome
+
+
+_TRIAL_STATUSES = {"ok": TrialStatus.OK, "diverged": TrialStatus.DIVERGED,
+                   "timeout": TrialStatus.TIMEOUT}
+
+
+def _read_trial_result(reference: str, returned: Any, test_size: int) -> TrainOutcome:
+    """The outcome a trial function returned; a TypeError or ValueError saying what is wrong."""
+    if not isinstance(returned, dict):
+        raise TypeError(f"{reference} returned a {type(returned).__name__}; return a dict with "
+                        "val_error and test_error")
+    status = _TRIAL_STATUSES.get(str(returned.get("status", "ok")))
+    if status is None:
+        raise ValueError(f"{reference} returned status {returned['status']!r}; use one of "
+                         f"{', '.join(_TRIAL_STATUSES)}")
+    if status is not TrialStatus.OK:
+        return TrainOutcome(status, error=str(returned.get("error", f"{status.value} "
+                                                                    f"(said {reference})")))
+    errors = {}
+    for key in ("val_error", "test_error"):
+        value = returned.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
+                or not 0.0 <= float(value) <= 1.0:
+            raise ValueError(f"{reference} returned {key}={value!r}; give the fraction of "
+                             "examples it got wrong, a number in [0, 1]")
+        errors[key] = float(value)
+    loss = returned.get("final_loss")
+    if loss is not None and not math.isfinite(float(loss)):
+        return TrainOutcome(TrialStatus.DIVERGED, error=f"{reference} returned final_loss "
+                                                        f"{loss!r}")
+    wrong = returned.get("test_wrong")
+    packed = None
+    if wrong is not None:
+        wrong = np.asarray(wrong, dtype=bool)
+        if wrong.shape != (test_size,):
+            raise ValueError(f"{reference} returned test_wrong of shape {wrong.shape}; give one "
+                             f"boolean per test example ({test_size})")
+        if _rate(wrong) != errors["test_error"]:
+            raise ValueError(f"{reference} returned test_error {errors['test_error']!r} but "
+                             f"test_wrong says {_rate(wrong)!r}: give test_error as "
+                             "wrong.sum() / len(wrong), or leave it to bench")
+        packed = pack_wrong(wrong)
+    return TrainOutcome(TrialStatus.OK, errors["val_error"], errors["test_error"],
+                        None if loss is None else float(loss), test_wrong=packed)
