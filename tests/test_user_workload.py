@@ -109,12 +109,23 @@ def test_an_error_while_importing_the_module_shows_its_traceback(tmp_path):
 
 def test_a_module_that_imports_what_is_not_installed_says_so(tmp_path):
     e = refusal(edited(tmp_path, "", "", module_text="import not_installed_anywhere\n"))
-    assert "imports 'not_installed_anywhere', which is not installed" in e.what
+    assert "imports 'not_installed_anywhere', which is neither installed nor beside" in e.what
+    assert "put not_installed_anywhere.py in" in e.fix
 
 
 def test_a_grid_of_an_undeclared_hyperparameter_is_refused(tmp_path):
     e = refusal(edited(tmp_path, "filters = [8, 16]", "filter = [8, 16]"), grid="tiny")
-    assert "unknown key 'filter'" in e.what and "filters" in e.fix
+    assert "'filter' is not a declared hyperparameter" in e.what
+    assert "did you mean 'filters'?" in e.fix and "[hyperparameters.filter]" in e.fix
+    e = refusal(edited(tmp_path / "b", "filters = [8, 16]", "dropout = [0.1]"), grid="tiny")
+    assert "declare it: [hyperparameters.dropout] with its type and range" in e.fix
+
+
+def test_a_file_name_where_a_module_goes_and_options_with_a_seed_are_refused(tmp_path):
+    e = refusal(edited(tmp_path, '"mine_cnn:build_cnn"', '"mine_cnn.py:build_cnn"'))
+    assert 'write builder = "mine_cnn:build_cnn"' in e.fix
+    e = refusal(edited(tmp_path / "b", "[model]", "[dataset.options]\nseed = 3\n\n[model]"))
+    assert "gives 'seed', which bench passes itself" in e.what
 
 
 def test_values_outside_the_declared_type_and_range_are_refused(tmp_path):
@@ -151,14 +162,52 @@ def test_bench_run_refuses_it_before_any_cluster_or_run_directory(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
-def test_only_the_workloads_own_modules_are_shipped(tmp_path):
+def test_the_modules_beside_the_workload_are_shipped_and_installed_ones_not(tmp_path):
     mine(tmp_path)
-    assert ship_paths(["mine_cnn:build_cnn", "numpy:zeros", "json:loads"], tmp_path) == (
-        tmp_path / "mine_cnn.py",)  # numpy is installed, json is Python's: executors have them
+    (tmp_path / "helpers.py").write_text("SIZE = 3\n")  # what mine_cnn may import
     package = tmp_path / "models_pkg"
     package.mkdir()
     (package / "__init__.py").write_text("def build(params, *, input_shape, num_classes): ...\n")
-    assert ship_paths(["models_pkg.sub:build"], tmp_path) == (package,)
+    (tmp_path / "notes").mkdir()  # a folder that is no package: not code
+    # numpy is installed, json is Python's: the executors have them
+    assert ship_paths(["mine_cnn:build_cnn", "numpy:zeros", "json:loads"], tmp_path) == (
+        tmp_path / "helpers.py", tmp_path / "mine_cnn.py", package)
+    assert ship_paths([], tmp_path) == ()  # bench's own model and data: nothing to ship
+
+
+def test_the_workloads_folder_never_hides_pythons_modules(tmp_path):
+    import statistics
+
+    workload = mine(tmp_path)
+    (tmp_path / "statistics.py").write_text("raise RuntimeError('not the real statistics')\n")
+    load_workload(str(workload))
+    sys.modules.pop("statistics")
+    import statistics as again  # the standard library's, though the folder is on sys.path
+
+    assert again.__file__ == statistics.__file__ and again.fmean([1, 2]) == 1.5
+
+
+def test_an_edited_module_is_read_anew_and_changes_the_definition(tmp_path):
+    workload = mine(tmp_path)
+    before = load_workload(str(workload)).definition_hash()
+    module = tmp_path / "mine_cnn.py"
+    module.write_text(module.read_text().replace("def build_cnn(", "def build_net("))
+    # the same process (a notebook): the file as it is now, not the module imported before
+    assert "has no function 'build_cnn'" in refusal(workload).what
+    module.write_text(module.read_text() + "\n\ndef build_cnn(params, *, input_shape, "
+                                           "num_classes):\n    return build_net(params, "
+                                           "input_shape=input_shape, num_classes=num_classes)\n")
+    assert load_workload(str(workload)).definition_hash() != before
+
+
+def test_two_workloads_with_modules_of_one_name_each_get_their_own(tmp_path):
+    a, b = mine(tmp_path / "a"), mine(tmp_path / "b")
+    (tmp_path / "b" / "mine_cnn.py").write_text((tmp_path / "b" / "mine_cnn.py").read_text()
+                                                .replace("def build_cnn(", "def build_b(")
+                                                + "\nbuild_cnn = build_b\n")
+    load_workload(str(a))
+    load_workload(str(b))
+    assert sys.modules["mine_cnn"].__file__ == str(tmp_path / "b" / "mine_cnn.py")
 
 
 # --- the loader's data, checked ---------------------------------------------------------------
@@ -193,6 +242,28 @@ def test_a_loader_that_returns_misfitting_arrays_is_told_what_to_return(tmp_path
     assert caught.value.where == "mine.toml [dataset] loader own_data:load"
 
 
+def test_a_loader_that_raises_shows_its_own_traceback(tmp_path):
+    ref = loader(tmp_path, """
+        def load(seed):
+            return open("/no/such/folder/train.csv")
+        """)
+    with pytest.raises(UserError) as caught:
+        load_dataset(ref, seed=0, where="mine.toml [dataset]")
+    assert "the loader raised an error" in caught.value.what
+    assert "FileNotFoundError" in caught.value.what and "own_data.py" in caught.value.what
+
+
+def test_a_loader_of_text_examples_is_refused_on_the_driver(tmp_path):
+    ref = loader(tmp_path, """
+        import numpy as np
+        def load(seed):
+            x, y = np.array([["a"], ["b"]]), np.array([0, 1])
+            return dict(x_train=x, y_train=y, x_val=x, y_val=y, x_test=x, y_test=y)
+        """)
+    with pytest.raises(UserError, match="x_train holds <U1, not numbers"):
+        load_dataset(ref, seed=0)
+
+
 def test_a_loader_with_float_labels_is_refused(tmp_path):
     ref = loader(tmp_path, """
         import numpy as np
@@ -216,6 +287,13 @@ def test_a_builder_that_fails_is_its_trials_failure_with_the_traceback(tmp_path)
         def broken(params, *, input_shape, num_classes):
             return {"filters": params["filters"] / 0}
 
+        def one_output(params, *, input_shape, num_classes):
+            import keras
+            model = keras.Sequential([keras.Input(input_shape), keras.layers.Flatten(),
+                                      keras.layers.Dense(1, activation="sigmoid")])
+            model.compile(optimizer="adam", loss="binary_crossentropy")
+            return model
+
         def uncompiled(params, *, input_shape, num_classes):
             import keras
             return keras.Sequential([keras.Input(input_shape), keras.layers.Flatten(),
@@ -226,6 +304,10 @@ def test_a_builder_that_fails_is_its_trials_failure_with_the_traceback(tmp_path)
     broken = train_and_evaluate(data, "mine_cnn:broken", params, epochs=1, batch_size=32, seed=1)
     assert broken.status is TrialStatus.FAILED
     assert "ZeroDivisionError" in broken.error and "mine_cnn.py" in broken.error
+    one_output = train_and_evaluate(data, "mine_cnn:one_output", params, epochs=1,
+                                    batch_size=32, seed=1)
+    assert one_output.status is TrialStatus.FAILED
+    assert "whose output is (None, 1)" in one_output.error
     uncompiled = train_and_evaluate(data, "mine_cnn:uncompiled", params, epochs=1,
                                     batch_size=32, seed=1)
     assert uncompiled.status is TrialStatus.FAILED
@@ -288,6 +370,14 @@ def digits():
 
 @pytest.mark.parametrize(("body", "status", "says"), [
     ("return {'val_error': 0.25, 'test_error': 0.5, 'final_loss': 0.1}", "ok", None),
+    # the test error counted from test_wrong, and 1 - accuracy's last bit forgiven
+    ("return {'val_error': 0.25, 'test_wrong': [i % 2 == 0 for i in range(len(data.y_test))],"
+     " 'final_loss': 0.1}", "ok", None),
+    ("return {'val_error': 0.25, 'test_error': 1 - 0.5000000000000001, 'final_loss': 0.1,"
+     " 'test_wrong': [i % 2 == 0 for i in range(len(data.y_test))]}", "ok", None),
+    ("return {'val_error': 0.1, 'test_error': 0.3, "
+     "'test_wrong': [i % 2 == 0 for i in range(len(data.y_test))]}", "failed",
+     "but test_wrong says 0.5: return one of them, or both alike"),
     ("return {'status': 'diverged', 'error': 'loss went to inf'}", "diverged",
      "loss went to inf"),
     ("return {'val_error': 0.1, 'test_error': 0.2, 'final_loss': float('nan')}", "diverged",
@@ -318,6 +408,21 @@ def test_a_trial_functions_result_is_read_or_its_failure_recorded(tmp_path, digi
     assert outcome.phases["train"] > 0 and "cleanup" in outcome.phases
     if status == "ok":
         assert (outcome.val_error, outcome.test_error, outcome.final_loss) == (0.25, 0.5, 0.1)
+
+
+def test_a_trial_function_past_its_deadline_is_a_timeout(tmp_path, digits):
+    from bench.ml.training import train_and_evaluate
+
+    reference = trial_module(tmp_path, """
+        import time
+        def trial(params, data, context):
+            time.sleep(0.3)
+            assert context.time_left() < 0
+            return {'val_error': 0.1, 'test_error': 0.1}
+        """)
+    outcome = train_and_evaluate(digits, reference, {}, epochs=1, batch_size=1, seed=7,
+                                 timeout_s=0.1, trial_function=True)
+    assert outcome.status.value == "timeout" and "over the workload's per-trial" in outcome.error
 
 
 def test_a_trial_function_has_no_deployment_step(tmp_path):

@@ -15,7 +15,13 @@ from bench.cluster import SessionCluster, check_reachable, given_cluster
 from bench.cluster._local import LOOPBACK
 from bench.cluster.environment import capture
 from bench.cluster.leftovers import clean_leftovers
-from bench.cluster.preflight import check_java, check_memory, check_ports, usable_cores
+from bench.cluster.preflight import (
+    check_java,
+    check_memory,
+    check_ports,
+    check_result_channel_port,
+    usable_cores,
+)
 from bench.commands.report import Written, add_output_options, show
 from bench.definitions.knobs import read_test_knobs
 from bench.definitions.locations import PROJECT_ROOT, REPORTS_DIR
@@ -236,6 +242,7 @@ def _check_clusters(job: RunJob) -> None:
         bind = pp.profile.spark.get("spark.driver.bindAddress") or \
             (LOOPBACK if pp.profile.is_local else "")
         check_ports(pp.profile.spark, bind, where=f"{pp.profile.path} [spark]")
+        check_result_channel_port(pp.profile)  # before a run directory is made, too
 
 
 def _continue_run(run: RunDirectory, job: RunJob) -> None:

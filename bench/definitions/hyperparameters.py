@@ -113,6 +113,9 @@ def read_declared(table: Table) -> dict[str, HyperParameter]:
     """
     declared: dict[str, HyperParameter] = {}
     for name in list(table.data):
+        if name == "settings":  # [grids.NAME.settings] is a grid's own settings table
+            raise UserError("a hyperparameter cannot be named 'settings'", where=table.where,
+                            fix="rename it here and in your code")
         hp = table.table(name)
         kind = KINDS[hp.get("type", str, check=_kind)]
         if kind is str:

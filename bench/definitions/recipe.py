@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from bench.definitions.knobs import TestKnobs
+from bench.definitions.user_code import is_reference
 from bench.definitions.workload import Workload
 
 
@@ -35,6 +36,12 @@ class TrialRecipe:
                    batch_size=training.batch_size, seed=training.seed + knobs.seed_offset,
                    timeout_s=training.timeout_s, shuffle=training.shuffle,
                    slowdown=knobs.slowdown)
+
+    @property
+    def own_code(self) -> str | None:
+        """The workload's own builder or trial function, which warm-ups import; None for
+        bench's model families."""
+        return self.model if is_reference(self.model) else None
 
     def without_slowdown(self) -> TrialRecipe:
         """The same training without the slowdown knob's sleep."""

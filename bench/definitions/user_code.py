@@ -10,7 +10,9 @@ zip each run ships them (``ship_paths``; bench.execute.experiment), as they impo
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.machinery
 import importlib.util
 import inspect
 import re
@@ -44,7 +46,7 @@ BUILDER = Role("builder", "def build(params, *, input_shape, num_classes) -> a c
                           "keras.Model",
                (({},), {"input_shape": (1,), "num_classes": 2}))
 TRIAL = Role("trial", "def trial(params, data, context) -> dict with val_error and test_error "
-                      "(fractions), optionally final_loss, test_wrong, status, error",
+                      "(fractions) or test_wrong, optionally final_loss, status, error",
              (({}, None, None), {}))
 
 
@@ -63,7 +65,10 @@ def check_reference(text: str, folder: Path, role: Role, where: str,
                         fix=f'write {role.key} = "my_module:my_function", my_module.py beside '
                             "the workload file")
     module_name, function_name = text.split(":")
-    _on_path(folder, module_name)
+    if module_name.endswith(".py"):
+        raise UserError(f"'{role.key}' names a file, {module_name}, where a module name goes",
+                        where=where, fix=f'write {role.key} = "{module_name[:-3]}:'
+                                         f'{function_name}" (the module, without .py)')
     module = _import(module_name, folder, where)
     function = getattr(module, function_name, None)
     file = getattr(module, "__file__", module_name)
@@ -91,58 +96,98 @@ def check_reference(text: str, folder: Path, role: Role, where: str,
 
 def load_function(reference: str) -> Callable[..., Any]:
     """The function ``reference`` names, imported from ``sys.path``: on the driver the workload's
-    folder is on it (``check_reference``), on an executor the shipped zip is."""
+    folder is on it (``check_reference``), on an executor the shipped zip is. A module imported
+    before from another file (a reused Python worker, and a newer zip since) is imported anew."""
     module_name, function_name = reference.split(":")
+    top = module_name.split(".")[0]
+    cached = sys.modules.get(top)
+    if cached is not None and getattr(cached, "__spec__", None) is not None:
+        found = importlib.machinery.PathFinder.find_spec(top)
+        if found is not None and found.origin != cached.__spec__.origin:
+            _forget(top)
     return getattr(importlib.import_module(module_name), function_name)
 
 
 def ship_paths(references: list[str], folder: Path) -> tuple[Path, ...]:
-    """The files or package folders of the modules ``references`` name, for the executors: the
-    top-level module of each, when it is beside the workload or not installed (an installed
-    package, or Python's own, comes from an executor's environment on any Spark cluster), and
-    not bench."""
+    """What the executors need to import the workload's code: every module (``*.py``) and
+    package beside the workload, which its modules may import from each other, and a module a
+    reference names from elsewhere unless it is installed (an installed package, or Python's
+    own, comes from an executor's environment on any Spark cluster) or bench."""
+    if not references:  # bench's own model and data: nothing of the workload's to ship
+        return ()
+    here = folder.resolve()
+    paths = sorted(p for p in here.iterdir()
+                   if (p.suffix == ".py" and p.is_file())
+                   or (p.is_dir() and (p / "__init__.py").is_file()))
     installed = {Path(sysconfig.get_paths()[k]).resolve()
                  for k in ("purelib", "platlib", "stdlib", "platstdlib")}
-    paths: list[Path] = []
     for reference in references:
         top = reference.split(":")[0].split(".")[0]
-        _on_path(folder, top)
         spec = importlib.util.find_spec(top)
-        if spec is None or spec.origin in (None, "built-in", "frozen"):
+        if spec is None:
             continue
-        if spec.submodule_search_locations:
-            path = Path(next(iter(spec.submodule_search_locations)))
+        if spec.submodule_search_locations:  # a package, or a namespace package's folder
+            path = Path(next(iter(spec.submodule_search_locations))).resolve()
+        elif spec.origin not in (None, "built-in", "frozen"):
+            path = Path(spec.origin).resolve()
         else:
-            path = Path(spec.origin)
-        resolved = path.resolve()
-        beside = resolved.is_relative_to(folder.resolve())  # shipped even from site-packages
-        if not beside and (any(resolved.is_relative_to(p) for p in installed)
-                           or resolved == _BENCH):
             continue
-        if path not in paths:
+        own = path.is_relative_to(here) or not (
+            any(path.is_relative_to(p) for p in installed) or path == _BENCH)
+        if own and path not in paths:
             paths.append(path)
     return tuple(paths)
 
 
-def _on_path(folder: Path, module_name: str) -> None:
-    """The workload's folder first on sys.path when it holds the module (``name.py`` or
-    ``name/``): a module beside the workload wins over one of the same name installed."""
-    top = module_name.split(".")[0]
-    here = folder.resolve()
-    if ((here / f"{top}.py").is_file() or (here / top).is_dir()) and str(here) not in sys.path:
-        sys.path.insert(0, str(here))
+def code_digest(paths: tuple[Path, ...]) -> str:
+    """A digest of the code ``paths`` hold (files, and the ``.py`` files of folders): part of a
+    workload's definition, so runs of other code do not compare or resume as one."""
+    digest = hashlib.sha256()
+    for path in paths:
+        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        for file in files:
+            if "__pycache__" not in file.parts:
+                digest.update(f"{file.relative_to(path.parent)}\0".encode() + file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _forget(top: str) -> None:
+    for name in [n for n in sys.modules if n == top or n.startswith(f"{top}.")]:
+        del sys.modules[name]
 
 
 def _import(module_name: str, folder: Path, where: str) -> Any:
+    """The module, as the workload's folder has it if it holds one of that name (imported anew,
+    so an edited file counts, and another workload's module of the same name does not), else as
+    the environment has it. The folder goes at the end of sys.path: its modules can import each
+    other, and never hide Python's or an installed package's."""
+    top = module_name.split(".")[0]
+    here = str(folder.resolve())
+    if here not in sys.path:
+        sys.path.append(here)
     try:
+        beside = importlib.machinery.PathFinder.find_spec(top, [here])
+        if beside is not None and beside.loader is not None:
+            _forget(top)
+            module = importlib.util.module_from_spec(beside)
+            sys.modules[top] = module
+            try:
+                beside.loader.exec_module(module)
+            except BaseException:
+                _forget(top)
+                raise
         return importlib.import_module(module_name)
     except ModuleNotFoundError as e:
-        if e.name is not None and module_name.split(".")[0] != e.name.split(".")[0]:
-            raise UserError(f"module '{module_name}' imports '{e.name}', which is not "
-                            "installed", where=where,
-                            fix=f"install it (pip install {e.name.split('.')[0]}) in the "
-                                "environment bench runs in, and on the executors") from None
-        top = module_name.split(".")[0]
+        missing = e.name or module_name
+        if missing.split(".")[0] != top:
+            raise UserError(
+                f"module '{module_name}' imports '{missing}', which is neither installed nor "
+                f"beside the workload", where=where,
+                fix=f"put {missing.split('.')[0]}.py in {folder}, or install the package that "
+                    "provides it in the environment bench runs in and on the executors") from None
+        if missing != top:
+            raise UserError(f"no module '{missing}' in the package '{top}'", where=where,
+                            fix=f"name a module of {top}, or add it") from None
         raise UserError(
             f"no module '{module_name}': not beside the workload ({folder / (top + '.py')} or "
             f"{folder / top}/) nor installed", where=where,

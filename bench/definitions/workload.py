@@ -6,6 +6,7 @@ hyperparameters the file declares (``[hyperparameters]``)."""
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import itertools
 import json
@@ -37,6 +38,7 @@ from bench.definitions.user_code import (
     LOADER,
     TRIAL,
     check_reference,
+    code_digest,
     is_reference,
     ship_paths,
 )
@@ -169,6 +171,8 @@ class Workload:
             "baseline": self.baseline,
             "grid": self.grid(grid_name),
         }
+        if self.code:  # the workload's own code is part of what it measures
+            definition["code"] = code_digest(self.code)
         blob = json.dumps(definition, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -258,6 +262,10 @@ def _read(data: dict[str, Any], path: Path, settings: Sequence[Setting] = ()) ->
         raise UserError("[dataset.options] are a loader's arguments, and this dataset is "
                         f"bench's '{dataset.name}'", where=ds.where,
                         fix="remove [dataset.options], or name your own loader")
+    if "seed" in dataset.options:
+        raise UserError("[dataset.options] gives 'seed', which bench passes itself: the "
+                        "workload's [training] seed", where=f"{ds.where}.options",
+                        fix="remove it, and set [training] seed")
     if "loader" in ds.data:
         for key in ("path", "validation_size"):
             if getattr(dataset, key) is not None:
@@ -295,7 +303,7 @@ def _read(data: dict[str, Any], path: Path, settings: Sequence[Setting] = ()) ->
         grid_table = grids_table.table(grid_name)
         settings_of[grid_name] = grid_settings(
             grid_table.get(GRID_SETTINGS, dict, default={}), str(path), grid_name, SETTABLE)
-        grids[grid_name] = _read_grid(grid_table, hyper)
+        grids[grid_name] = _read_grid(grid_table, hyper, declared=is_reference(model))
     if not grids:
         raise UserError(
             "no grids defined", where=str(path), fix="add a table like [grids.small] with lists"
@@ -370,12 +378,18 @@ def _model(top: Table, path: Path) -> tuple[str, dict[str, HyperParameter], bool
     return family, MODEL_HYPERPARAMETERS[family], False
 
 
-def _read_grid(table: Table, hyper: dict) -> dict[str, list[Any]]:
+def _read_grid(table: Table, hyper: dict, declared: bool = False) -> dict[str, list[Any]]:
+    """A grid's axes; ``declared``: the hyperparameters are the workload's own."""
     axes: dict[str, list[Any]] = {}
     known = [*hyper, GRID_SETTINGS]
     for key in [k for k in table.data if k != GRID_SETTINGS]:  # the settings: read before
         if key not in hyper:
-            table.finish(known=known)  # raises: names the key and the closest known one
+            if not declared:
+                table.finish(known=known)  # raises: names the key and the closest known one
+            close = difflib.get_close_matches(key, list(hyper), n=1)
+            raise UserError(f"'{key}' is not a declared hyperparameter", where=table.where,
+                            fix=(f"did you mean '{close[0]}'? " if close else "") +
+                                f"declare it: [hyperparameters.{key}] with its type and range")
         values = table.get(key, list)
         if not values:
             raise UserError(f"'{key}' is an empty list", where=table.where,

@@ -72,7 +72,7 @@ def score_partition(
                         num_classes=data.num_classes, train_size=1, batch_size=1)
     model.set_weights(weights)
     logits = model.predict(x, batch_size=batch_size, verbose=0)
-    classes = np.argmax(logits, axis=1).astype(np.uint8)
+    classes = np.argmax(logits, axis=1).astype(np.uint8 if logits.shape[1] <= 256 else np.int64)
     seconds = time.perf_counter() - t
     del model
     return [{"index": index, "rows": end - start, "seconds": seconds, "generate_s": generate_s,

@@ -169,7 +169,7 @@ class ProfileSession:
         self.observer.started(step)
         seconds, workers = warm_up_workers(self.sc, profile.slots,
                                            tensorflow=mode is Mode.MEASURED,
-                                           data_bc=self.data_bc)
+                                           data_bc=self.data_bc, code=self.recipe.own_code)
         self.observer.finished(step, seconds)
         fetches = [w["fetch_s"] for w in workers if w.get("fetch_s") is not None]
         log.info("%s %s: warm-up %.1f s on %d slots", profile.name, mode.value, seconds,

@@ -137,7 +137,7 @@ def run_floor(
     barrier, clean = None, False
     try:
         barrier = tempfile.mkdtemp(prefix="bench-floor-")
-        workers = _warm_up_pool(executor, barrier, slots, plan)
+        workers = _warm_up_pool(executor, barrier, slots, plan, recipe.own_code)
         warmup_s = time.perf_counter() - begin
         timed = _run_trials(executor, specs, settings, on_trial)
         clean = True
@@ -170,13 +170,14 @@ def _check_pool(slots: int, threads_per_trial: int, model: str) -> None:
                          f"{', '.join(MODEL_HYPERPARAMETERS)}")
 
 
-def _warm_up_pool(executor: Any, barrier: str, slots: int,
-                  plan: list[list[int]]) -> list[dict[str, Any]]:
+def _warm_up_pool(executor: Any, barrier: str, slots: int, plan: list[list[int]],
+                  code: str | None) -> list[dict[str, Any]]:
     """Every worker warmed up once, in rank order (_warm_up_worker)."""
     # The first submit starts every worker: a Ctrl-C in the middle of a start would leave a
     # process the pool does not know of yet, so it waits until they are all known.
     with _signals_deferred():
-        warm = [executor.submit(_warm_up_worker, barrier, slots, plan) for _ in range(slots)]
+        warm = [executor.submit(_warm_up_worker, barrier, slots, plan, code)
+                for _ in range(slots)]
     return sorted(_results(warm), key=lambda w: w["rank"])
 
 
@@ -277,7 +278,8 @@ def _start_worker(dataset: Any, log_path: str | None = None) -> None:
         process_executor._MAX_MEMORY_LEAK_SIZE = sys.maxsize
 
 
-def _warm_up_worker(barrier: str, slots: int, plan: list[list[int]]) -> dict[str, Any]:
+def _warm_up_worker(barrier: str, slots: int, plan: list[list[int]],
+                    code: str | None = None) -> dict[str, Any]:
     """The warm-up of one worker: wait until every worker holds one warm-up task (so each gets
     exactly one), take the CPUs of this worker's rank, then warm up as a Spark slot does."""
     pid = os.getpid()
@@ -300,7 +302,7 @@ def _warm_up_worker(barrier: str, slots: int, plan: list[list[int]]) -> dict[str
     # As a Spark slot's warm-up: the float32 copy of the dataset (first here: a dataset that is
     # no Dataset fails in seconds), then TensorFlow's import, a tiny model and the probe once.
     (data,) = task_warm_up(iter(()), tensorflow=False, data_bc=_HOLDER)
-    (tf,) = task_warm_up(iter(()), tensorflow=True)
+    (tf,) = task_warm_up(iter(()), tensorflow=True, code=code)
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     return {**tf, "seconds": data["seconds"] + tf["seconds"], "fetch_s": data["fetch_s"],
             "rank": rank, "cpus": cpus, "warmed_at": time.time()}

@@ -115,15 +115,15 @@ class _Job(threading.Thread):
             self.error = e
 
 
-def warm_up_workers(sc: Any, slots: int, tensorflow: bool,
-                    data_bc: Any = None) -> tuple[float, list[dict]]:
+def warm_up_workers(sc: Any, slots: int, tensorflow: bool, data_bc: Any = None,
+                    code: str | None = None) -> tuple[float, list[dict]]:
     """Import TensorFlow once in every slot's Python worker and read ``data_bc`` there, timed on
     its own (bench.execute.tasks.warm_up).
 
     A barrier stage runs all its tasks at once, so with one task per slot every slot gets one.
     """
     begin = time.perf_counter()
-    fn = functools.partial(warm_up, tensorflow=tensorflow, data_bc=data_bc)
+    fn = functools.partial(warm_up, tensorflow=tensorflow, data_bc=data_bc, code=code)
     workers = run_job(sc, f"bench-warm-up-{uuid.uuid4().hex[:8]}", "bench: warm-up",
                       lambda: sc.parallelize(range(slots), slots).barrier().mapPartitions(fn)
                       .collect())

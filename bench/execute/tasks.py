@@ -210,11 +210,13 @@ def _report(payload: dict, trial: dict, metrics: dict, *, started: float,
     return result
 
 
-def warm_up(partition: Any, *, tensorflow: bool, data_bc: Any = None) -> list[dict]:
+def warm_up(partition: Any, *, tensorflow: bool, data_bc: Any = None,
+            code: str | None = None) -> list[dict]:
     """Runs once in every slot before the clock starts: import TensorFlow where trials need it,
     and read the broadcast dataset, so that every profile's first wave starts alike (a slot whose
     worker ran an earlier mode's trials holds it already; a fresh one would pay for it in the
-    grid, 13 at once on a small host). Both are timed and reported beside the grid wall time."""
+    grid, 13 at once on a small host). Both are timed and reported beside the grid wall time.
+    ``code``: the workload's own builder or trial ("module:function"), imported here too."""
     t = time.perf_counter()
     already = "tensorflow" in sys.modules
     if tensorflow:
@@ -222,6 +224,10 @@ def warm_up(partition: Any, *, tensorflow: bool, data_bc: Any = None) -> list[di
 
         tensorflow_warm_up()
         probe_work()  # TensorFlow's first use of the probe's kernels is no trial's probe
+        if code:
+            from bench.definitions.user_code import load_function
+
+            load_function(code)
     fetch_s = None
     if data_bc is not None:
         f = time.perf_counter()

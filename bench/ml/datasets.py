@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import os
 import struct
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,8 +112,14 @@ _SPLITS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 def _own(reference: str, seed: int, options: dict, where: str) -> Dataset:
     """A workload's own loader's arrays, checked: the six splits as numpy arrays, as many
     examples as labels in each, the same example shape, integer labels 0 ... num_classes - 1."""
-    loaded = load_function(reference)(seed=seed, **options)
     at = f"{where} loader {reference}"
+    try:
+        loaded = load_function(reference)(seed=seed, **options)
+    except Exception:
+        # The user's own loader failed: its traceback is what they need, not bench's.
+        lines = traceback.format_exc().rstrip()
+        raise UserError(f"the loader raised an error:\n{lines}", where=at,
+                        fix=f"correct {reference}") from None
     if not hasattr(loaded, "get"):
         raise UserError(f"returned a {type(loaded).__name__}, not a mapping of arrays",
                         where=at, fix=f"return a dict with {', '.join(_SPLITS)}")
@@ -121,7 +128,15 @@ def _own(reference: str, seed: int, options: dict, where: str) -> Dataset:
         raise UserError(f"returned no {', '.join(missing)}", where=at,
                         fix=f"return a dict with {', '.join(_SPLITS)} (and num_classes if "
                             "some class is absent from every split)")
-    arrays = {k: np.asarray(loaded[k]) for k in _SPLITS}
+    try:
+        arrays = {k: np.asarray(loaded[k]) for k in _SPLITS}
+    except ValueError as e:  # ragged lists
+        raise UserError(f"returned what is no array: {e}", where=at,
+                        fix="return numpy arrays of one shape per split") from None
+    for key in ("x_train", "x_val", "x_test"):
+        if not (np.issubdtype(arrays[key].dtype, np.number) or arrays[key].dtype == bool):
+            raise UserError(f"{key} holds {arrays[key].dtype}, not numbers", where=at,
+                            fix="return numeric arrays (the model gets them as float32)")
     for split in ("train", "val", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if y.ndim != 1 or len(x) != len(y) or not len(y):
@@ -135,7 +150,11 @@ def _own(reference: str, seed: int, options: dict, where: str) -> Dataset:
             raise UserError(f"y_{split} must hold class numbers 0, 1, ... (integers), got "
                             f"{y.dtype}", where=at, fix="map the labels to 0 ... classes - 1")
     largest = max(int(arrays[f"y_{s}"].max()) for s in ("train", "val", "test"))
-    num_classes = int(loaded.get("num_classes", largest + 1))
+    num_classes = loaded.get("num_classes", largest + 1)
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
+        raise UserError(f"num_classes is {num_classes!r}, not a whole number", where=at,
+                        fix="give num_classes as an int, or leave it out")
+    num_classes = int(num_classes)
     if num_classes <= largest:
         raise UserError(f"num_classes {num_classes} but a label is {largest}", where=at,
                         fix="give num_classes above every label, or leave it out")

@@ -46,6 +46,11 @@ def _own(builder: str, params: dict[str, Any], input_shape: tuple[int, ...],
                                    num_classes=num_classes)
     if not hasattr(model, "fit") or not hasattr(model, "predict"):
         raise TypeError(f"{builder} returned a {type(model).__name__}, not a keras.Model")
+    outputs = getattr(model, "output_shape", None)
+    if not isinstance(outputs, tuple) or outputs[-1:] != (num_classes,):
+        raise TypeError(f"{builder} returned a model whose output is {outputs}; bench takes "
+                        f"each example's class as the argmax of {num_classes} outputs (logits "
+                        "or probabilities, one per class)")
     if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", True):
         raise TypeError(f"{builder} returned a model that is not compiled: call "
                         "model.compile(optimizer=..., loss=...) before returning it (a loss "

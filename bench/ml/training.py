@@ -256,6 +256,11 @@ def own_trial(data: Any, reference: str, params: dict[str, Any], *, seed: int,
         returned = load_function(reference)(dict(params), data, context)
         phases["train"] = clock() - t
         outcome = _read_trial_result(reference, returned, len(data.y_test))
+        if timeout_s is not None and phases["train"] > timeout_s and \
+                outcome.status is TrialStatus.OK:  # as bench's own trainings, past the limit
+            outcome = TrainOutcome(TrialStatus.TIMEOUT, error=(
+                f"returned after {phases['train']:.1f} s, over the workload's per-trial "
+                f"timeout of {timeout_s:g} s ([training] timeout_s; context.deadline)"))
         outcome.phases = phases
     except Exception as e:  # never BaseException: a Ctrl-C must stay an interrupt
         phases.setdefault("train", clock() - t)
@@ -285,6 +290,18 @@ def _read_trial_result(reference: str, returned: Any, test_size: int) -> TrainOu
     if status is not TrialStatus.OK:
         return TrainOutcome(status, error=str(returned.get("error", f"{status.value} "
                                                                     f"(said {reference})")))
+    wrong = returned.get("test_wrong")
+    if wrong is not None:
+        wrong = np.asarray(wrong, dtype=bool)
+        if wrong.shape != (test_size,):
+            raise ValueError(f"{reference} returned test_wrong of shape {wrong.shape}; give one "
+                             f"boolean per test example ({test_size})")
+        given = returned.get("test_error")
+        # 1 - accuracy and wrong / n can differ in the last bit; more is another count
+        if given is not None and abs(float(given) - _rate(wrong)) > 0.5 / test_size:
+            raise ValueError(f"{reference} returned test_error {given!r} but test_wrong says "
+                             f"{_rate(wrong)!r}: return one of them, or both alike")
+        returned = {**returned, "test_error": _rate(wrong)}
     errors = {}
     for key in ("val_error", "test_error"):
         value = returned.get(key)
@@ -297,17 +314,6 @@ def _read_trial_result(reference: str, returned: Any, test_size: int) -> TrainOu
     if loss is not None and not math.isfinite(float(loss)):
         return TrainOutcome(TrialStatus.DIVERGED, error=f"{reference} returned final_loss "
                                                         f"{loss!r}")
-    wrong = returned.get("test_wrong")
-    packed = None
-    if wrong is not None:
-        wrong = np.asarray(wrong, dtype=bool)
-        if wrong.shape != (test_size,):
-            raise ValueError(f"{reference} returned test_wrong of shape {wrong.shape}; give one "
-                             f"boolean per test example ({test_size})")
-        if _rate(wrong) != errors["test_error"]:
-            raise ValueError(f"{reference} returned test_error {errors['test_error']!r} but "
-                             f"test_wrong says {_rate(wrong)!r}: give test_error as "
-                             "wrong.sum() / len(wrong), or leave it to bench")
-        packed = pack_wrong(wrong)
+    packed = None if wrong is None else pack_wrong(wrong)
     return TrainOutcome(TrialStatus.OK, errors["val_error"], errors["test_error"],
                         None if loss is None else float(loss), test_wrong=packed)
