@@ -232,3 +232,17 @@ def test_a_probe_that_overreacts_to_the_machine_is_no_regression_alone(tmp_path)
                                               "scale": 1.2})
     assert {("local (measured)", "wall_probes"), ("local (measured)", "trial_probes")} \
         <= flagged(slowed)
+
+
+def test_a_reference_made_with_set_is_kept_apart_from_the_plain_one(tmp_path):
+    from bench.compare.references import reference_path
+
+    plain = reference_path(tmp_path, "digits-mlp", "small", "m1")
+    grid_own = reference_path(tmp_path, "digits-mlp", "small", "m1",
+                              {"training.epochs": {"value": 1, "from": "grid small"}})
+    one = reference_path(tmp_path, "digits-mlp", "small", "m1",
+                         {"training.epochs": {"value": 2, "from": "--set"}})
+    other = reference_path(tmp_path, "digits-mlp", "small", "m1",
+                           {"training.epochs": {"value": 3, "from": "--set"}})
+    assert plain == grid_own == tmp_path / "digits-mlp-small-m1.json"
+    assert len({plain, one, other}) == 3 and one.name.startswith("digits-mlp-small-set-")

@@ -66,6 +66,8 @@ def to_json(summary: RunSummary, meta: dict) -> dict:
         "format_version": FORMAT_VERSION, "summary_version": SUMMARY_VERSION,
         "run_id": summary.run_id, "workload": summary.workload, "grid": summary.grid,
         "workload_hash": meta.get("workload", {}).get("hash"),
+        # what changed the workload file's [dataset] / [training] for this run, and from where
+        "settings": meta.get("workload", {}).get("settings", {}),
         "reference": summary.reference, "profiles": profiles, "accuracy": accuracy,
         "trial_metrics": summary.trial_metrics,
         "thresholds": meta.get("workload", {}).get("thresholds"),

@@ -8,6 +8,8 @@ still found and read.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any
 from bench.cluster.environment import hardware, machine_fingerprint
 from bench.compare.results import Result
 from bench.definitions.locations import REPORTS_DIR
+from bench.definitions.overrides import SET
 from bench.errors import NoReference, UserError
 from bench.store.rundir import write_json
 
@@ -30,15 +33,24 @@ def this_machine() -> str:
     return machine_fingerprint(hardware())
 
 
-def reference_path(folder: Path, workload: str, grid: str, machine: str) -> Path:
-    return folder / f"{workload}-{grid}-{machine}.json"
+def reference_path(folder: Path, workload: str, grid: str, machine: str,
+                   settings: dict[str, Any] | None = None) -> Path:
+    """Where the reference of a workload, grid and machine is kept. A run made with ``--set``
+    measured another definition: its reference is kept apart, named by those settings."""
+    given = {name: entry["value"] for name, entry in (settings or {}).items()
+             if entry.get("from") == SET}
+    if not given:
+        return folder / f"{workload}-{grid}-{machine}.json"
+    digest = hashlib.sha256(json.dumps(given, sort_keys=True).encode()).hexdigest()[:8]
+    return folder / f"{workload}-{grid}-set-{digest}-{machine}.json"
 
 
-def saved_reference(folders: Sequence[Path], workload: str, grid: str,
-                    machine: str) -> Path | None:
-    """The reference of a workload, grid and machine in the first of ``folders`` that has one."""
-    return next((path for path in (reference_path(f, workload, grid, machine) for f in folders)
-                 if path.is_file()), None)
+def saved_reference(folders: Sequence[Path], workload: str, grid: str, machine: str,
+                    settings: dict[str, Any] | None = None) -> Path | None:
+    """The reference of a workload, grid and machine (and --set settings) in the first of
+    ``folders`` that has one."""
+    return next((path for path in (reference_path(f, workload, grid, machine, settings)
+                                   for f in folders) if path.is_file()), None)
 
 
 def save_reference(result: Result, folder: Path = REFERENCE_DIR) -> Path:
@@ -52,7 +64,8 @@ def save_reference(result: Result, folder: Path = REFERENCE_DIR) -> Path:
     if missing:
         raise UserError(f"this run is incomplete ({missing[0]})", where=str(result.path),
                         fix="save a reference from a run that finished")
-    path = reference_path(folder, summary["workload"], summary["grid"], summary["machine"])
+    path = reference_path(folder, summary["workload"], summary["grid"], summary["machine"],
+                          summary.get("settings"))
     try:
         folder.mkdir(parents=True, exist_ok=True)
         write_json(path, {
@@ -70,7 +83,8 @@ def find_reference(summary: dict[str, Any], folder: Path | None = None) -> Path:
     """The saved reference for this run's workload and grid on this run's kind of machine, in
     ``folder``; by default in reports/references/, then in reports/baselines/."""
     folders = DEFAULT_FOLDERS if folder is None else (folder,)
-    path = saved_reference(folders, summary["workload"], summary["grid"], summary["machine"])
+    path = saved_reference(folders, summary["workload"], summary["grid"], summary["machine"],
+                           summary.get("settings"))
     if path is not None:
         return path
     others = sorted(p for f in folders
