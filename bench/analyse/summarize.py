@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bench.analyse import (
@@ -222,28 +222,27 @@ def _per_repeat(counts: Iterable[int]) -> float:
     return int(mean) if mean.is_integer() else mean
 
 
-def _compute_per_trial(trials: list[TrialResult]) -> dict[str, float]:
+def _mean_per_trial(trials: list[TrialResult],
+                    value: Callable[[TrialResult], float | None]) -> dict[str, float]:
+    """Each trial's ``value``, averaged over its repeats (records without one left out)."""
     by_trial: dict[str, list[float]] = defaultdict(list)
     for t in trials:
-        by_trial[t.trial_id].append(sum(t.phases.get(p, 0.0) for p in COMPUTE_PHASES))
+        if (v := value(t)) is not None:
+            by_trial[t.trial_id].append(v)
     return {trial_id: statistics.fmean(v) for trial_id, v in by_trial.items()}
+
+
+def _compute_per_trial(trials: list[TrialResult]) -> dict[str, float]:
+    return _mean_per_trial(trials, lambda t: sum(t.phases.get(p, 0.0) for p in COMPUTE_PHASES))
 
 
 def _cpu_per_trial(trials: list[TrialResult]) -> dict[str, float]:
-    by_trial: dict[str, list[float]] = defaultdict(list)
-    for t in trials:
-        if t.cpu_s is not None:
-            by_trial[t.trial_id].append(t.cpu_s)
-    return {trial_id: statistics.fmean(v) for trial_id, v in by_trial.items()}
+    return _mean_per_trial(trials, lambda t: t.cpu_s)
 
 
 def _reference_durations(trials: list[TrialResult]) -> list[float]:
     """d_i: each trial's time inside its task on 1 node, averaged over repeats."""
-    by_trial: dict[str, list[float]] = defaultdict(list)
-    for t in trials:
-        if t.task_seconds is not None:
-            by_trial[t.trial_id].append(t.task_seconds)
-    return [statistics.fmean(v) for v in by_trial.values()]
+    return list(_mean_per_trial(trials, lambda t: t.task_seconds).values())
 
 
 def _mean_phases(trials: list[TrialResult]) -> dict[str, float]:
