@@ -56,14 +56,12 @@ print(json.dumps(out))
 
 
 def children() -> set[int]:
-    """Live processes below this one (zombies are gone already, only not reaped), but for the
-    resource trackers: multiprocessing and loky start one each with the first pool of a process,
-    and both live as long as the process does, whoever started them."""
+    """Live processes below this one (zombies are gone already, only not reaped), the resource
+    trackers multiprocessing and loky start beside a pool included: the floor stops them too."""
     found = set()
     for proc in psutil.Process().children(recursive=True):
         try:
-            if proc.status() != psutil.STATUS_ZOMBIE and \
-                    "resource_tracker" not in " ".join(proc.cmdline()):
+            if proc.status() != psutil.STATUS_ZOMBIE:
                 found.add(proc.pid)
         except psutil.Error:
             pass

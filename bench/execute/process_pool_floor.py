@@ -145,6 +145,7 @@ def run_floor(
         # A clean end lets the workers exit on their own; an error or Ctrl-C kills them.
         executor.shutdown(wait=True, kill_workers=not clean)
         del executor
+        _stop_resource_trackers()
         if barrier is not None:
             shutil.rmtree(barrier, ignore_errors=True)
     trials = timed.results()
@@ -155,6 +156,20 @@ def run_floor(
         probe_s=statistics.fmean(probes) if probes else None,
         pinned_cpus=[w["cpus"] for w in workers] if plan else [],
         started_at=timed.started_at, ended_at=timed.ended_at, workers=workers, repeat=repeat)
+
+
+def _stop_resource_trackers() -> None:
+    """Stop the processes the pool's semaphores started to track them (Python's and loky's
+    resource trackers): they would outlive bench by a moment otherwise, exiting only once their
+    parent has. A later pool starts them again."""
+    from multiprocessing import resource_tracker as python_tracker
+
+    from joblib.externals.loky.backend import resource_tracker as loky_tracker
+
+    for module in (python_tracker, loky_tracker):
+        tracker = getattr(module, "_resource_tracker", None)
+        if tracker is not None and hasattr(tracker, "_stop"):  # private: may be renamed
+            tracker._stop()
 
 
 def _check_pool(slots: int, threads_per_trial: int, model: str) -> None:
