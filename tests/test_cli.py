@@ -33,7 +33,7 @@ def test_run_end_to_end_on_one_and_two_nodes(tmp_path, tiny_workload, no_leaks):
     # bench's own clusters: the process-pool floor runs after a local multi-node profile only
     out = tmp_path / "runs"
     done = bench("run", "--workload", str(tiny_workload), "--clusters", "local,2-node",
-                 "--deploy-rows", "20000", "--out", str(out))
+                 "--deploy-rows", "20000", "--trials-per-node", "1", "--out", str(out))
     assert done.returncode == 0, done.stderr[-3000:]
     run = only_run_dir(out)
     assert str(run) in done.stdout
