@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 
 import psutil
@@ -13,7 +15,13 @@ from bench.cluster.spark_session import spark_context
 from bench.definitions.recipe import TrialRecipe
 from bench.definitions.workload import TrialSpec
 from bench.execute.result_channel import ResultChannel
-from bench.execute.runner import SparkCounts, TooManyFailures, run_grid, warm_up_workers
+from bench.execute.runner import (
+    SparkCounts,
+    TooManyFailures,
+    run_grid,
+    warm_up_workers,
+    without_tensorflow,
+)
 from bench.execute.tasks import TaskSettings
 from bench.ml.datasets import load_dataset
 from bench.store.records import COMPUTE_PHASES, Mode, TrialStatus
@@ -191,3 +199,18 @@ def test_failures_in_a_row_stop_the_grid_and_name_the_last_errors(two_nodes):
     assert "3 trials in a row" in stopped.value.message
     assert "Error" in stopped.value.message  # the last line of a traceback
     assert no_active_jobs(sc)
+
+
+def test_executors_without_tensorflow_are_told_how_to_point_spark_at_the_right_python():
+    # an executor's warm-up in a Python where TensorFlow cannot be imported (None in
+    # sys.modules makes the import fail, as in a Python without the package)
+    code = ("import sys; sys.modules['keras'] = None; sys.modules['tensorflow'] = None\n"
+            "from bench.execute.tasks import warm_up\n"
+            "warm_up(iter(()), tensorflow=True)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode != 0
+    error = without_tensorflow(f"PythonException: {done.stderr}\n\tat org.apache.spark...")
+    assert error is not None and sys.executable in error.what
+    assert "cannot import TensorFlow" in error.what and "PYSPARK_PYTHON" in error.fix
+    assert without_tensorflow("Py4JJavaError: something else") is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import queue
+import re
 import threading
 import time
 import uuid
@@ -22,7 +23,7 @@ from bench.errors import UserError
 from bench.execute.attempts import AttemptReferee
 from bench.execute.executors import survey
 from bench.execute.result_channel import ResultChannel
-from bench.execute.tasks import TaskSettings, run_trial, trial_payload, warm_up
+from bench.execute.tasks import NO_TENSORFLOW, TaskSettings, run_trial, trial_payload, warm_up
 from bench.store.records import LostAttempt, TrialResult, TrialStatus, last_error_line
 
 log = logging.getLogger(__name__)
@@ -124,10 +125,31 @@ def warm_up_workers(sc: Any, slots: int, tensorflow: bool, data_bc: Any = None,
     """
     begin = time.perf_counter()
     fn = functools.partial(warm_up, tensorflow=tensorflow, data_bc=data_bc, code=code)
-    workers = run_job(sc, f"bench-warm-up-{uuid.uuid4().hex[:8]}", "bench: warm-up",
-                      lambda: sc.parallelize(range(slots), slots).barrier().mapPartitions(fn)
-                      .collect())
+    try:
+        workers = run_job(sc, f"bench-warm-up-{uuid.uuid4().hex[:8]}", "bench: warm-up",
+                          lambda: sc.parallelize(range(slots), slots).barrier()
+                          .mapPartitions(fn).collect())
+    except Exception as e:
+        if (missing := without_tensorflow(str(e))) is not None:
+            raise missing from None
+        raise
     return time.perf_counter() - begin, workers
+
+
+def without_tensorflow(error: str) -> UserError | None:
+    """The user's mistake in a warm-up's error (the Spark exception's text, with the executor's
+    traceback): executors whose Python has no TensorFlow (tasks.warm_up marks it). None when
+    the error is something else."""
+    found = re.search(re.escape(NO_TENSORFLOW) + r" (\S+): ([^\n]*)", error)
+    if found is None:
+        return None
+    return UserError(
+        f"the executors' Python, {found[1]}, cannot import TensorFlow ({found[2]})",
+        where="the cluster's Python (spark.pyspark.python, PYSPARK_PYTHON)",
+        fix="run the executors on a Python with bench's dependencies: set PYSPARK_PYTHON "
+            "before the session starts (os.environ['PYSPARK_PYTHON'] = sys.executable on "
+            "this machine; spark.pyspark.python with spark-submit), or install "
+            "tensorflow-cpu where the executors run")
 
 
 SURVEY_TIMEOUT_S = 5.0  # for an executor to reach the result channel, and as long for its answer

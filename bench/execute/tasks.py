@@ -210,6 +210,11 @@ def _report(payload: dict, trial: dict, metrics: dict, *, started: float,
     return result
 
 
+# Marks a warm-up that found no TensorFlow in the executor's Python (the cluster's Python is not
+# the one bench's dependencies are installed in).
+NO_TENSORFLOW = "bench: this executor's Python has no TensorFlow:"
+
+
 def warm_up(partition: Any, *, tensorflow: bool, data_bc: Any = None,
             code: str | None = None) -> list[dict]:
     """Runs once in every slot before the clock starts: import TensorFlow where trials need it,
@@ -220,9 +225,12 @@ def warm_up(partition: Any, *, tensorflow: bool, data_bc: Any = None,
     t = time.perf_counter()
     already = "tensorflow" in sys.modules
     if tensorflow:
-        from bench.ml.training import warm_up as tensorflow_warm_up
+        try:
+            from bench.ml.training import warm_up as tensorflow_warm_up
 
-        tensorflow_warm_up()
+            tensorflow_warm_up()
+        except ImportError as e:  # the driver turns this into a message (runner.warm_up_workers)
+            raise RuntimeError(f"{NO_TENSORFLOW} {sys.executable}: {e}") from None
         probe_work()  # TensorFlow's first use of the probe's kernels is no trial's probe
         if code:
             from bench.definitions.user_code import load_function
