@@ -135,3 +135,13 @@ def non_negative(value: float) -> Invalid | None:
     if value >= 0:
         return None
     return Invalid(f"must be 0 or more, got {value!r}", "give 0 or a positive number")
+
+
+def one_of(choices: Any, what: str) -> Check:
+    """A check that the value is one of ``choices`` (a dataset, a model family, a grid)."""
+    def check(value: str) -> Invalid | None:
+        if value in choices:
+            return None
+        return Invalid(f"is an unknown {what} '{value}'", f"use one of: {', '.join(choices)}")
+
+    return check

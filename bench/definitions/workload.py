@@ -2,11 +2,11 @@
 
 The dataset and the model are bench's (``[dataset] name``, ``[model] family``) or the workload's
 own Python code (``[dataset] loader``, ``[model] builder``: bench.definitions.user_code), whose
-hyperparameters the file declares (``[hyperparameters]``)."""
+hyperparameters the file declares (``[hyperparameters]``); the model and the grids are read by
+bench.definitions.search_space."""
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import itertools
 import json
@@ -16,12 +16,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from bench.definitions.hyperparameters import (
-    DATASETS,
-    MODEL_HYPERPARAMETERS,
-    HyperParameter,
-    read_declared,
-)
+from bench.definitions.hyperparameters import DATASETS
 from bench.definitions.locations import find_definition
 from bench.definitions.overrides import (
     GRID_SETTINGS,
@@ -31,12 +26,11 @@ from bench.definitions.overrides import (
     effective,
     grid_settings,
 )
+from bench.definitions.search_space import read_grid, read_model
 from bench.definitions.thresholds import Thresholds, read_thresholds
-from bench.definitions.tomlfile import Check, Invalid, Table, load_toml, non_negative, positive
+from bench.definitions.tomlfile import Invalid, Table, load_toml, non_negative, one_of, positive
 from bench.definitions.user_code import (
-    BUILDER,
     LOADER,
-    TRIAL,
     check_reference,
     code_digest,
     is_reference,
@@ -277,7 +271,7 @@ def _read(data: dict[str, Any], path: Path, settings: Sequence[Setting] = ()) ->
                         dataset.options)
     ds.finish()
 
-    model, hyper, trial_function = _model(top, path)
+    model, hyper, trial_function = read_model(top, path)
 
     tr = _ChangedTable(top.table("training"), settings)
     own_trial: dict[str, Any] = {"default": 1} if trial_function else {}
@@ -303,13 +297,13 @@ def _read(data: dict[str, Any], path: Path, settings: Sequence[Setting] = ()) ->
         grid_table = grids_table.table(grid_name)
         settings_of[grid_name] = grid_settings(
             grid_table.get(GRID_SETTINGS, dict, default={}), str(path), grid_name, SETTABLE)
-        grids[grid_name] = _read_grid(grid_table, hyper, declared=is_reference(model))
+        grids[grid_name] = read_grid(grid_table, hyper, declared=is_reference(model))
     if not grids:
         raise UserError(
             "no grids defined", where=str(path), fix="add a table like [grids.small] with lists"
         )
     default_grid = top.get(
-        "default_grid", str, default=next(iter(grids)), check=_one_of(grids, "grid")
+        "default_grid", str, default=next(iter(grids)), check=one_of(grids, "grid")
     )
     thresholds = read_thresholds(top.table("check", default={}))
     dp = _ChangedTable(top.table("deployment", default={}), settings)
@@ -339,77 +333,7 @@ def _dataset_name(ds: Table, path: Path) -> str:
         raise UserError("names no dataset", where=ds.where,
                         fix=f'write name = "digits" (bench\'s: {", ".join(DATASETS)}), or '
                             'loader = "my_module:load_data" for your own')
-    return ds.get("name", str, check=_one_of(DATASETS, "dataset"))
-
-
-def _model(top: Table, path: Path) -> tuple[str, dict[str, HyperParameter], bool]:
-    """bench's model ``family`` and its hyperparameters, or the workload's own code and the
-    hyperparameters it declares in [hyperparameters]: a ``builder`` of a compiled Keras model
-    that bench trains, or a whole ``trial`` function. The third value: it is a trial."""
-    md = top.table("model")
-    own = [key for key in ("builder", "trial") if key in md.data]
-    if len(own) + ("family" in md.data) > 1:
-        raise UserError(f"gives {' and '.join(k for k in ('family', *own) if k in md.data)}; "
-                        "a model is one of them", where=md.where,
-                        fix="keep family (bench's model), builder (your Keras model) or trial "
-                            "(your whole trial function)")
-    if own:
-        role = BUILDER if own[0] == "builder" else TRIAL
-        reference = check_reference(md.get(own[0], str), path.parent, role,
-                                    f"{md.where} {own[0]}")
-        md.finish()
-        if "hyperparameters" not in top.data:
-            raise UserError(f"a workload with its own {own[0]} declares its hyperparameters",
-                            where=str(path), fix='add [hyperparameters.learning_rate] with '
-                                                 'type = "float" (and min, max), one per name')
-        return reference, read_declared(top.table("hyperparameters")), role is TRIAL
-    if "family" not in md.data:
-        raise UserError("names no model", where=md.where,
-                        fix=f'write family = "mlp" (bench\'s: {", ".join(MODEL_HYPERPARAMETERS)}'
-                            '), or builder = "my_module:build_model" for your own')
-    family = md.get("family", str, check=_one_of(MODEL_HYPERPARAMETERS, "model family"))
-    md.finish(known=["family", "builder", "trial"])
-    if "hyperparameters" in top.data:
-        top.get("hyperparameters", dict)
-        raise UserError(f"bench's '{family}' has its own hyperparameters",
-                        where=f"{path} [hyperparameters]",
-                        fix="remove [hyperparameters]; they are for a workload's own builder "
-                            "or trial")
-    return family, MODEL_HYPERPARAMETERS[family], False
-
-
-def _read_grid(table: Table, hyper: dict, declared: bool = False) -> dict[str, list[Any]]:
-    """A grid's axes; ``declared``: the hyperparameters are the workload's own."""
-    axes: dict[str, list[Any]] = {}
-    known = [*hyper, GRID_SETTINGS]
-    for key in [k for k in table.data if k != GRID_SETTINGS]:  # the settings: read before
-        if key not in hyper:
-            if not declared:
-                table.finish(known=known)  # raises: names the key and the closest known one
-            close = difflib.get_close_matches(key, list(hyper), n=1)
-            raise UserError(f"'{key}' is not a declared hyperparameter", where=table.where,
-                            fix=(f"did you mean '{close[0]}'? " if close else "") +
-                                f"declare it: [hyperparameters.{key}] with its type and range")
-        values = table.get(key, list)
-        if not values:
-            raise UserError(f"'{key}' is an empty list", where=table.where,
-                            fix="give at least one value, or remove the key")
-        for value in values:
-            hp = hyper[key]
-            if isinstance(value, int) and not isinstance(value, bool) and hp.kind is float:
-                value = float(value)
-            if invalid := hp.problem(value):
-                raise UserError(f"'{key}' value {invalid.problem}", where=table.where,
-                                fix=invalid.fix)
-        values = [float(v) if hyper[key].kind is float else v for v in values]
-        if len(set(values)) != len(values):
-            raise UserError(f"'{key}' lists a value twice: {values}", where=table.where,
-                            fix="list each value once")
-        axes[key] = values
-    if not axes:
-        raise UserError("empty grid", where=table.where, fix="add at least one hyperparameter list")
-    table.finish(known=known)
-    return axes
+    return ds.get("name", str, check=one_of(DATASETS, "dataset"))
 
 
 def _plain_name(value: str) -> Invalid | None:
@@ -417,12 +341,3 @@ def _plain_name(value: str) -> Invalid | None:
         return None
     return Invalid(f"must be a plain name (it names run folders and references), got {value!r}",
                    "use letters, digits, '.', '_' and '-', e.g. name = \"digits-mlp\"")
-
-
-def _one_of(choices, what: str) -> Check:
-    def check(value: str) -> Invalid | None:
-        if value in choices:
-            return None
-        return Invalid(f"is an unknown {what} '{value}'", f"use one of: {', '.join(choices)}")
-
-    return check
