@@ -1,8 +1,9 @@
-"""Runs one grid on a Spark cluster: one trial per Spark task, the dataset broadcast once.
+"""Runs one grid on a Spark cluster through a back-end, the dataset broadcast once.
 
-The whole grid is one Spark job (the 2016 pattern: a map over the configurations), its tasks in
-dispatch order. Results come back through the ResultChannel as each task ends, and once more with
-the job's own result, which fills in anything the channel missed.
+By default the whole grid is one Spark job (the 2016 pattern: a map over the configurations), one
+task per trial in dispatch order (bench.execute.backends has the others). Results come back
+through the ResultChannel as each trial ends, and once more with the job's own result, which
+fills in anything the channel missed.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from typing import Any
 from bench.definitions.workload import TrialSpec
 from bench.errors import UserError
 from bench.execute.attempts import AttemptReferee
+from bench.execute.backends.base import Backend, GridSubmission, HasReferee
+from bench.execute.backends.spark_map import SparkMap
 from bench.execute.executors import survey
 from bench.execute.result_channel import ResultChannel
-from bench.execute.tasks import NO_TENSORFLOW, TaskSettings, run_trial, trial_payload, warm_up
+from bench.execute.tasks import NO_TENSORFLOW, TaskSettings, trial_payload, warm_up
 from bench.store.records import LostAttempt, TrialResult, TrialStatus, last_error_line
 
 log = logging.getLogger(__name__)
@@ -87,14 +90,21 @@ def count_job_group(sc: Any, group: str) -> SparkCounts:
 class GridTiming:
     dispatched_at: float  # the grid's job submitted
     last_result_at: float  # the last trial's result at the driver
-    spark: SparkCounts
+    spark: SparkCounts | None  # None: the back-end's jobs run in groups of its own
     lost: list[LostAttempt]
     lost_executors: list[str]  # executors registered when the grid began and gone at its end
+    submitted_at: float  # the back-end given the grid: its start before the first dispatch
 
     @property
     def wall_s(self) -> float:
         """docs/method.md, "Time": first trial dispatched -> last result at the driver."""
         return self.last_result_at - self.dispatched_at
+
+    @property
+    def backend_start_s(self) -> float:
+        """Grid given to the back-end -> first trial dispatched: the pull dispatcher's tasks
+        starting, reported beside the wall time as the warm-up is."""
+        return self.dispatched_at - self.submitted_at
 
 
 class _Job(threading.Thread):
@@ -207,9 +217,11 @@ def run_job(sc: Any, group: str, description: str, action: Callable[[], list]) -
     return job.result or []
 
 
-def _join(sc: Any, job: _Job, meanwhile: Callable[[], None] | None = None) -> None:
+def _join(sc: Any, job: _Job, meanwhile: Callable[[], None] | None = None,
+          cancel: Callable[[Any], None] | None = None) -> None:
     """Wait for ``job`` to end, doing ``meanwhile`` first; any exception on the way (Ctrl-C
-    included) cancels the job's group before it goes on up. The job's own error is raised here."""
+    included) cancels the job's group (and what ``cancel`` cancels: a back-end's own jobs)
+    before it goes on up. The job's own error is raised here."""
     try:
         if meanwhile is not None:
             meanwhile()
@@ -217,6 +229,8 @@ def _join(sc: Any, job: _Job, meanwhile: Callable[[], None] | None = None) -> No
             job.join(timeout=0.2)
     except BaseException:
         sc.cancelJobGroup(job.group)
+        if cancel is not None:
+            cancel(sc)
         job.join(timeout=30)
         raise
     if job.error is not None:
@@ -235,7 +249,20 @@ class _Intake:
         self.received: dict[str, TrialResult] = {}
         self.starts: list[dict] = []  # every attempt that began, as each task announced it
         self.streak: list[TrialResult] = []  # broken trials one after another, the latest last
-        self.dispatched_at = clock()
+        self.submitted_at = clock()
+        # The first trial's dispatch: now, unless the back-end says when (dispatched()).
+        self.dispatched_at: float | None = self.submitted_at
+        self._lock = threading.Lock()
+
+    def dispatched(self) -> None:
+        """The back-end handed out its first trial: the grid's clock starts now."""
+        with self._lock:
+            if self.dispatched_at is None:
+                self.dispatched_at = self.clock()
+
+    def started_clock(self) -> float:
+        """When the grid's clock started (the back-end's first dispatch, or its submission)."""
+        return self.dispatched_at if self.dispatched_at is not None else self.submitted_at
 
     def listen(self, inbox: queue.Queue, job: _Job, token: str, expected: int) -> None:
         """Take the channel's messages of this grid run until every trial has a result or the
@@ -259,10 +286,11 @@ class _Intake:
             log.info("ignored a second result for %s", raw["trial_id"])
             return
         result = TrialResult.from_dict(raw)
-        result.dispatched_at = self.dispatched_at
+        dispatched_at = self.started_clock()
+        result.dispatched_at = dispatched_at
         result.received_at = self.clock()
         result.phases = {
-            "waiting": result.started_at - self.dispatched_at,
+            "waiting": result.started_at - dispatched_at,
             **result.phases,
             "collect": result.received_at - result.ended_at,
         }
@@ -288,30 +316,41 @@ def run_grid(
     max_failures_in_a_row: int | None = None,
     on_start: Callable[[dict], None] | None = None,
     clock: Clock = time.time,
+    backend: Backend | None = None,
+    slots: int | None = None,
 ) -> GridTiming:
-    """Run every spec as one Spark task; call ``on_result`` once per trial, as it arrives.
+    """Run every spec once through ``backend`` (default: one Spark map, a task per trial); call
+    ``on_result`` once per trial, as it arrives.
 
     ``max_failures_in_a_row`` failed, timed-out, out-of-memory or crashed trials arriving one
     after another cancel the grid (TooManyFailures): every finished trial has been handed to
     ``on_result`` by then.
     ``on_start`` hears of every attempt as it begins (trial_id, attempt, executor_id, host, pid).
     A re-run of a trial whose worker died under it while its executor stayed up is not run again
-    but recorded as ``oom`` or ``crashed`` (execute.attempts); one whose executor was lost is."""
+    but recorded as ``oom`` or ``crashed`` (execute.attempts); one whose executor was lost is.
+    ``slots``: the profile's task slots (what a back-end that sizes itself reads)."""
     if not specs:  # a resumed grid whose trials all have a result already
         now = clock()
-        return GridTiming(now, now, SparkCounts(0, 0, 0), [], [])
-    payloads = [trial_payload(s, replay[s.trial_id] if replay else None) for s in specs]
-    task = functools.partial(run_trial, data_bc=data_bc, settings=settings)
+        return GridTiming(now, now, SparkCounts(0, 0, 0), [], [], now)
+    backend = backend or SparkMap()
+    group = f"bench-{settings.token}"
+    grid = GridSubmission(
+        sc, [trial_payload(s, replay[s.trial_id] if replay else None) for s in specs], data_bc,
+        settings, slots or sc.defaultParallelism, group)
     executors_before = executor_ids(sc)
     referee = AttemptReferee(settings.token, lambda: executor_ids(sc))
-    channel.referees[settings.token] = referee.hear
     intake = _Intake(on_result, on_start, max_failures_in_a_row, clock)
-    job = _Job(sc, f"bench-{settings.token}", f"bench: {settings.profile} {settings.mode.value}",
-               lambda: sc.parallelize(payloads, len(payloads)).map(task).collect())
+    if isinstance(backend, HasReferee):  # it starts the clock when it hands out the first trial
+        intake.dispatched_at = None
+        channel.referees[settings.token] = backend.referee(grid, referee.hear, intake.dispatched)
+    else:
+        channel.referees[settings.token] = referee.hear
+    job = _Job(sc, group, f"bench: {settings.profile} {settings.mode.value} ({backend.name})",
+               lambda: backend.run(grid))
     job.start()
     try:
         _join(sc, job, functools.partial(intake.listen, channel.inbox, job, settings.token,
-                                         len(specs)))
+                                         len(specs)), getattr(backend, "cancel", None))
     finally:
         channel.referees.pop(settings.token, None)
     missed = [raw for raw in job.result or [] if raw["trial_id"] not in intake.received]
@@ -325,10 +364,10 @@ def run_grid(
     for raw in missed:
         intake.accept(raw)
     return GridTiming(
-        intake.dispatched_at, max(r.received_at for r in intake.received.values()),
-        count_job_group(sc, job.group),
+        intake.started_clock(), max(r.received_at for r in intake.received.values()),
+        count_job_group(sc, job.group) if getattr(backend, "counts_spark_jobs", True) else None,
         lost_attempts(intake.starts, intake.received, referee.crashed),
-        _lost_executors(executors_before, executor_ids(sc)))
+        _lost_executors(executors_before, executor_ids(sc)), intake.submitted_at)
 
 
 def _lost_executors(before: set[str] | None, after: set[str] | None) -> list[str]:

@@ -112,9 +112,12 @@ def _ask(channel: tuple[str, int] | None, message: dict) -> dict:
     return {"unanswered_s": time.perf_counter() - began}
 
 
-def run_trial(payload: dict, *, data_bc: Any, settings: TaskSettings) -> dict:
-    """One trial, measured or replayed: the body of one Spark task."""
-    trial = {"trial_id": payload["trial_id"], "attempt": _attempt()}
+def run_trial(payload: dict, *, data_bc: Any, settings: TaskSettings,
+              attempt: int | None = None) -> dict:
+    """One trial, measured or replayed: the body of one Spark task. ``attempt``: the trial's
+    attempt where the Spark task's own is not it (the pull dispatcher hands one task many)."""
+    trial = {"trial_id": payload["trial_id"],
+             "attempt": _attempt() if attempt is None else attempt}
     try:
         return _run_trial(payload, trial, data_bc=data_bc, settings=settings)
     except Exception:
@@ -179,6 +182,26 @@ def _run_trial(payload: dict, trial: dict, *, data_bc: Any, settings: TaskSettin
     }
     return _report(payload, trial, metrics, started=started, phases=phases, cold=cold,
                    settings=settings)
+
+
+def pull_trials(_partition: Any, *, data_bc: Any, settings: TaskSettings) -> Any:
+    """The pull dispatcher's long-lived task, one per slot: ask the driver for the next trial,
+    run it, ask again, until the driver says the grid is done (bench.execute.backends.pull).
+    Yields each trial's result, which the channel has sent already."""
+    from pyspark import TaskContext
+
+    context = TaskContext.get()
+    ask = {"token": settings.token, "next": {
+        "slot": context.partitionId(), "task_attempt": context.attemptNumber()}}
+    while True:
+        answer = _ask(settings.channel, ask)
+        if answer.get("done"):
+            return
+        if "trial" not in answer:  # no driver: this task fails, and Spark's retry asks again
+            raise RuntimeError(f"bench: the pull dispatcher at {settings.channel} did not answer "
+                               f"({answer})")
+        yield run_trial(answer["trial"], data_bc=data_bc, settings=settings,
+                        attempt=answer["attempt"])
 
 
 def burn_cpu(cpu_seconds: float) -> float:

@@ -1,0 +1,30 @@
+"""joblib's Spark back-end (joblibspark): ``Parallel(n_jobs=slots)`` over the trials, each call
+one Spark job of one task, at most ``slots`` at a time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.execute.backends.base import GridSubmission, require
+
+
+class JoblibSpark:
+    name = "joblibspark"
+    counts_spark_jobs = False  # its jobs run in job groups of its own
+
+    def __init__(self) -> None:
+        require(self.name, "joblibspark")
+
+    def run(self, grid: GridSubmission) -> list[dict]:
+        from joblib import Parallel, delayed, parallel_backend
+        from joblibspark import register_spark
+
+        register_spark()
+        task = grid.task()
+        # Batches of one: a trial is seconds long, and the runner's order is kept call by call.
+        with parallel_backend("spark", n_jobs=grid.slots):
+            return Parallel(batch_size=1, pre_dispatch="n_jobs")(
+                delayed(task)(p) for p in grid.payloads)
+
+    def cancel(self, sc: Any) -> None:
+        sc.cancelAllJobs()  # its groups are its own: every job of this grid's context
