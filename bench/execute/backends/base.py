@@ -43,7 +43,13 @@ class GridSubmission:
 
 
 class Backend(Protocol):
-    """Runs every payload of a grid through ``grid.task()`` once and returns when all are done."""
+    """Runs every payload of a grid through ``grid.task()`` once and returns when all are done.
+
+    One instance serves a profile's grid runs, one after another. Optional, found by name:
+    ``open(sc, slots)`` starts what the back-end needs before any clock (a Ray cluster), timed
+    and reported as the back-end's start; ``close()`` stops it (always called, on error and
+    Ctrl-C too); ``cancel(sc)`` cancels its Spark jobs when they run in job groups of its own;
+    ``counts_spark_jobs = False`` says so, and the grid's Spark counts are left unknown."""
 
     name: str
 
