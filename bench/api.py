@@ -88,6 +88,8 @@ def run(
     trials_per_node: int | None = None,
     deploy_rows: int | None = None,
     no_floor: bool = False,
+    backends: str | Sequence[str] | None = None,
+    mlflow: str | bool | None = None,
     settings: Mapping[str, Any] | None = None,
     out: PathLike | None = None,
     resume: PathLike | None = None,
@@ -102,7 +104,9 @@ def run(
     defaults and checks: ``workload`` a name in workloads/ or a .toml path, ``grid``,
     ``clusters`` (names or paths, a list or "a,b"), ``repeats``, ``mode`` ("auto", "measured",
     "replay"), ``order`` ("longest_first", "grid"), ``sweep`` (node counts, `--nodes`),
-    ``trials_per_node``, ``deploy_rows``, ``no_floor``, ``settings`` (`--set`:
+    ``trials_per_node``, ``deploy_rows``, ``no_floor``, ``backends`` (names or "a,b":
+    spark-map, pull, joblibspark, hyperopt, optuna, ray, floor), ``mlflow`` (True: log to
+    ./mlruns; or a tracking URI), ``settings`` (`--set`:
     ``{"training.epochs": 2}``), ``out`` (default reports/runs) and ``resume`` (a run
     directory to finish). ``progress``: show the progress display on stderr.
 
@@ -132,7 +136,8 @@ def run(
         _no_running_context()
     args = _arguments(workload=workload, grid=grid, clusters=clusters, repeats=repeats, mode=mode,
                       order=order, sweep=sweep, trials_per_node=trials_per_node,
-                      deploy_rows=deploy_rows, no_floor=no_floor, out=out, resume=resume)
+                      deploy_rows=deploy_rows, no_floor=no_floor, backends=backends,
+                      mlflow=mlflow, out=out, resume=resume)
     if settings is not None:
         args.set = _settings(settings)
     from bench.commands.run import execute

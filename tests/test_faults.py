@@ -16,6 +16,7 @@ from bench.cluster import LocalStandaloneCluster, load_profile
 from bench.cluster.spark_session import shutdown_gateway, spark_context
 from bench.definitions.recipe import TrialRecipe
 from bench.definitions.workload import TrialSpec
+from bench.execute.backends import backend_for
 from bench.execute.experiment import package_archive
 from bench.execute.result_channel import ResultChannel
 from bench.execute.runner import run_grid, warm_up_workers
@@ -26,7 +27,13 @@ from bench.store.records import Mode, TrialStatus
 pytestmark = [pytest.mark.spark, pytest.mark.tensorflow, pytest.mark.slow]
 
 
-def test_a_worker_killed_mid_grid_loses_no_trial_and_is_named(tmp_path, no_leaks):
+def _tasks_due(backend: str, trials: int, slots: int) -> int:
+    """Spark's first attempts: one per trial for the map, one per slot for the pull dispatcher."""
+    return slots if backend == "pull" else trials
+
+
+@pytest.mark.parametrize("backend", ["spark-map", "pull"])
+def test_a_worker_killed_mid_grid_loses_no_trial_and_is_named(tmp_path, no_leaks, backend):
     profile = load_profile("2-node")
     cluster = LocalStandaloneCluster(profile, tmp_path / "logs")
     specs = [TrialSpec(f"t{i}", i, {"learning_rate": 0.05 * (i + 1), "neurons": 16, "layers": 1,
@@ -56,7 +63,8 @@ def test_a_worker_killed_mid_grid_loses_no_trial_and_is_named(tmp_path, no_leaks
                                 recipe=TrialRecipe(model="mlp", epochs=8, batch_size=32, seed=5),
                                 channel=channel.address, token=uuid.uuid4().hex)
         timing = run_grid(sc, specs, data_bc=data_bc, settings=settings, channel=channel,
-                          on_result=results.append, on_start=on_start)
+                          on_result=results.append, on_start=on_start,
+                          backend=backend_for(backend), slots=profile.slots)
     shutdown_gateway()  # the driver's JVM too: no_leaks counts it
 
     assert killed.is_set(), (victim_executor, starts)
@@ -73,11 +81,13 @@ def test_a_worker_killed_mid_grid_loses_no_trial_and_is_named(tmp_path, no_leaks
     assert timing.lost_executors == [victim_executor]  # as Spark's driver saw it go
     # Spark counted the lost attempt and ran the trial again; nothing else was retried.
     assert timing.spark.task_failures >= 1
-    assert timing.spark.tasks == len(specs) + timing.spark.task_failures
+    assert timing.spark.tasks == _tasks_due(backend, len(specs), profile.slots) + \
+        timing.spark.task_failures
 
 
+@pytest.mark.parametrize("backend", ["spark-map", "pull"])
 def test_a_python_worker_killed_under_its_trial_is_recorded_and_the_grid_goes_on(
-        tmp_path, shared_cluster, no_leaks):
+        tmp_path, shared_cluster, no_leaks, backend):
     """The kernel's out-of-memory killer SIGKILLs the biggest process, the Python worker whose
     trial asked for too much; this test sends the same signal to the same process. The executor
     stays up, so Spark would re-run the trial (and abort the grid at its fourth death): the re-run
@@ -103,7 +113,8 @@ def test_a_python_worker_killed_under_its_trial_is_recorded_and_the_grid_goes_on
                                 recipe=TrialRecipe(model="mlp", epochs=8, batch_size=32, seed=5),
                                 channel=channel.address, token=uuid.uuid4().hex)
         timing = run_grid(sc, specs, data_bc=data_bc, settings=settings, channel=channel,
-                          on_result=results.append, on_start=on_start)
+                          on_result=results.append, on_start=on_start,
+                          backend=backend_for(backend), slots=profile.slots)
     shutdown_gateway()
 
     assert len(killed) == 1
@@ -119,7 +130,7 @@ def test_a_python_worker_killed_under_its_trial_is_recorded_and_the_grid_goes_on
     # Spark tried it once more (that attempt recorded the death and ran nothing); no executor was
     # lost, so nothing is reported as a lost attempt.
     assert timing.spark.task_failures == 1
-    assert timing.spark.tasks == len(specs) + 1
+    assert timing.spark.tasks == _tasks_due(backend, len(specs), profile.slots) + 1
     assert timing.lost == [] and timing.lost_executors == []
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bench.analyse import (
+    backends,
     extra_runs,
     formulas,
     notes,
@@ -61,8 +62,12 @@ def summarize_run(
     for t in trials:
         trials_by_row[_key(t)].append(t)
     reference = next((k for k, runs in runs_by_row.items()
-                      if k[1] is Mode.MEASURED and runs[0].nodes == 1), None)
-    rows, found = _rows(meta["workload"]["trials"], reference, runs_by_row, trials_by_row)
+                      if k[1] is Mode.MEASURED and runs[0].nodes == 1
+                      and runs[0].runner == "spark"), None)
+    every_row, found = _rows(meta["workload"]["trials"], reference, runs_by_row, trials_by_row)
+    # The other back-ends' rows have their own tables; the scaling figures are the default's.
+    rows = [r for r in every_row if r.runner in ("spark", "process-pool")]
+    backend_rows = [r for r in every_row if r.runner not in ("spark", "process-pool")]
     found = (["no 1-node measured profile finished: speedups need one"] if reference is None
              else []) + found
     found += notes.lost_notes(rows)
@@ -71,12 +76,17 @@ def summarize_run(
     found += notes.run_notes(rows, meta)
     acc = accuracy(reference, [k for k in runs_by_row if k[1] is Mode.MEASURED], trials_by_row)
     if acc is not None and acc.best_trial_id is not None:
-        rows = [dataclasses.replace(r, time_to_best_s=_time_to_best(
-            trials_by_row[(r.name, r.mode)], acc.best_trial_id)) for r in rows]
+        rows, backend_rows = ([dataclasses.replace(r, time_to_best_s=_time_to_best(
+            trials_by_row[(r.name, r.mode)], acc.best_trial_id)) for r in group]
+            for group in (rows, backend_rows))
     summary = RunSummary(
         run_id=meta.get("run_id", "?"), workload=meta["workload"]["name"],
         grid=meta["workload"]["grid"], reference=reference[0] if reference else None,
         rows=rows, accuracy=acc, environment=meta.get("environment", {}), notes=found,
+        backend_rows=backend_rows,
+        backend_tables=backends.backend_tables(
+            rows, backend_rows, {k: len({r.repeat for r in runs}) for k, runs in
+                                 runs_by_row.items()}),
         trial_metrics=trial_metrics(acc, trials_by_row),
         order=meta.get("options", {}).get("order", "grid"),
         deployments=sorted(deployments, key=lambda d: (d.nodes, d.profile,
@@ -167,6 +177,8 @@ def _row(key: RowKey, runs: list[ProfileRun], trials: list[TrialResult],
         slot_seconds=slot_seconds, slot_percent=_percent(slot_seconds),
         data_fetch_s=_mean_or_none([r.data_fetch_s for r in runs]),
         runner=first.runner,
+        backend_start_s=_mean_or_none([r.backend_start_s for r in runs]),
+        workers_started=_mean_or_none([r.workers_started for r in runs]),
     )
 
 

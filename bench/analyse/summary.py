@@ -62,6 +62,9 @@ class Row:
     slot_percent: dict[str, float] = field(default_factory=dict)  # each part's share; {} at 0 s
     data_fetch_s: float | None = None
     runner: str = "spark"  # or "process-pool": the floor (bench.execute.process_pool_floor)
+    # or a back-end's name (bench.execute.backends): "pull", "joblibspark", "hyperopt", ...
+    backend_start_s: float | None = None  # mean over repeats; ProfileRun.backend_start_s
+    workers_started: float | None = None  # Python workers started inside the grid, per repeat
     # Time to quality (bench.analyse.time_to_quality): seconds from dispatch until the run's best
     # configuration (on validation) had arrived at the driver, in the latest repeat.
     time_to_best_s: float | None = None
@@ -113,6 +116,29 @@ class FloorComparison:
     probe_ratio: float | None = None
     equal_speed_ratio: float | None = None
     speed_moved: bool = False  # by more than run_scaling.SPEED_MOVED
+
+
+@dataclass(frozen=True)
+class BackendEntry:
+    """One back-end's row in its profile's back-end table."""
+
+    backend: str  # spark-map, pull, joblibspark, hyperopt, optuna, ray, floor
+    row: Row
+    # Its wall time over the floor's, repeat by repeat (they ran one after the other): the
+    # median and every repeat's; None where the profile has no floor run beside each repeat.
+    floor_ratio: float | None = None
+    floor_ratios: list[float] = field(default_factory=list)
+    tensorflow_imports: float = 0.0  # trials that imported TensorFlow inside the grid, per repeat
+
+
+@dataclass(frozen=True)
+class BackendTable:
+    """A profile's grid through each back-end of `--backends`, read against one 1-node row."""
+
+    profile: str  # the default back-end's row name
+    mode: Mode
+    slots: int
+    entries: list[BackendEntry]
 
 
 @dataclass(frozen=True)
@@ -169,7 +195,7 @@ class RunSummary:
     workload: str
     grid: str
     reference: str | None  # the 1-node measured profile speedups are relative to
-    rows: list[Row]
+    rows: list[Row]  # the default back-end's rows and the floor's
     accuracy: Accuracy | None
     environment: dict[str, Any]
     notes: list[str]
@@ -190,6 +216,10 @@ class RunSummary:
     deployments: list[DeploymentRun] = field(default_factory=list)  # the deployment step
     deployment_rows: list[DeploymentRow] = field(default_factory=list)  # its table
     floor_comparisons: list[FloorComparison] = field(default_factory=list)
+    # The rows of the other back-ends of `--backends` (bench.execute.backends): compared with
+    # their profile's own row in their table (bench.analyse.backends), not in the scaling curves.
+    backend_rows: list[Row] = field(default_factory=list)
+    backend_tables: list[BackendTable] = field(default_factory=list)
     # Gunther's USL on the Spark rows' speedups (bench.analyse.run_scaling.usl_fit); None
     # without speedups.
     usl_fit: UslFit | None = None

@@ -7,6 +7,7 @@ import dataclasses
 import math
 from typing import Any
 
+from bench.analyse.backends import backend_name
 from bench.analyse.summary import Accuracy, RunSummary
 from bench.cluster.environment import machine_fingerprint
 from bench.store.records import FORMAT_VERSION
@@ -51,7 +52,10 @@ def to_json(summary: RunSummary, meta: dict) -> dict:
         "recovery_s": sum(a["recovery_s"] or 0.0 for a in r.lost_attempts),
         "hash": profile_hashes.get(r.name), "stragglers": r.stragglers,
         "slot_seconds": r.slot_seconds, "data_fetch_s": r.data_fetch_s,
-    } for r in summary.rows]
+        # the back-end that ran it (bench.execute.backends): a row's identity includes it
+        "backend": backend_name(r), "backend_start_s": r.backend_start_s,
+        "workers_started": r.workers_started,
+    } for r in [*summary.rows, *summary.backend_rows]]
     acc = summary.accuracy
     accuracy = None if acc is None else {
         "source": acc.source, "baseline_params": acc.baseline_params,

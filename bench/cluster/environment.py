@@ -55,6 +55,9 @@ def hardware() -> dict[str, Any]:
     }
 
 
+BACKEND_PACKAGES = ("joblibspark", "hyperopt", "optuna", "mlflow", "ray")
+
+
 def capture(java: str, source: Path) -> dict[str, Any]:
     """Versions, hardware and load at the start of a run. ``source``: the bench checkout.
 
@@ -70,6 +73,8 @@ def capture(java: str, source: Path) -> dict[str, Any]:
         "spark": _version("pyspark"),
         "tensorflow": _version("tensorflow-cpu", "tensorflow"),
         "java": java,
+        # the tuning back-ends bench compares (`bench run --backends`): None where not installed
+        "backends": {name: _version(name) for name in BACKEND_PACKAGES},
         **hardware(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }

@@ -29,6 +29,10 @@ from bench.definitions.overrides import Setting, describe, parse_set, to_record
 from bench.definitions.profile import DEFAULT_PROFILES, load_profiles, memory_mb, with_nodes
 from bench.definitions.workload import Workload, load_workload
 from bench.errors import UserError
+from bench.execute.backends import DEFAULT as BACKEND_DEFAULT
+from bench.execute.backends import FLOOR as BACKEND_FLOOR
+from bench.execute.backends import NAMES as BACKENDS
+from bench.execute.backends import backend_for
 from bench.execute.deployment import DEFAULT_ROWS
 from bench.execute.plan import ModeChoice, plan
 from bench.execute.resume import ResumeState, RunJob, load_resume
@@ -64,6 +68,17 @@ def _setting(text: str) -> Setting:
 
 
 SWEPT_PROFILE = "13-node"  # what --nodes sweeps without --clusters
+
+
+def _backend_names(text: str) -> tuple[str, ...]:
+    """--backends: known names, each once, in the order given."""
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    unknown = [n for n in names if n not in BACKENDS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown back-end {', '.join(unknown) or '(none given)'}; choose from "
+            f"{','.join(BACKENDS)}")
+    return names
 
 
 def _node_counts(text: str) -> list[int]:
@@ -116,6 +131,15 @@ def add_parser(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-floor", dest="floor", action="store_false", default=None,
                         help="skip the process-pool floor (the measured multi-node trials "
                              "again on a plain local process pool, no Spark)")
+    parser.add_argument("--backends", type=_backend_names, default=None, metavar="A,B",
+                        help="run every profile's grid through these back-ends too, repeat by "
+                             f"repeat: {', '.join(BACKENDS)} (default: spark-map, the 2016 "
+                             "pattern, which always runs: every row is read against its "
+                             "1-node row); the report compares them")
+    parser.add_argument("--mlflow", nargs="?", const="", default=None, metavar="URI",
+                        help="log every trial (parameters, metrics, phases, status) as an MLflow "
+                             "run under a parent run per grid run, as SparkTrials and Ray Tune "
+                             "do; to ./mlruns (a SQLite store) unless URI is given")
     parser.add_argument("--order", choices=ORDERS, default=None,
                         help="dispatch order of the trials: longest_first (the longest expected "
                              "first, from the 1-node durations of this run; default) or grid "
@@ -226,7 +250,22 @@ def execute(args: argparse.Namespace, *, progress: bool = True,
     finally:
         if session is None:  # the driver's JVM is the session's
             shutdown_gateway()
-    return write_reports(run)
+    written = write_reports(run)
+    if getattr(args, "mlflow", None) is not None:
+        _log_to_mlflow(run, args.mlflow or None)
+    return written
+
+
+def _log_to_mlflow(run: RunDirectory, uri: str | None) -> None:
+    """--mlflow: every trial as an MLflow run under its grid run's parent (after the reports:
+    a store that refuses loses nothing of the run)."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # no network here to spend
+    from bench.report.mlflow_tracking import log_to_mlflow
+
+    logged = log_to_mlflow(run.path, uri)
+    print(f"bench: logged {logged.trial_runs} trials under {logged.parent_runs} grid runs to "
+          f"MLflow experiment '{logged.experiment_name}' at {logged.tracking_uri}",
+          file=sys.stderr)
 
 
 def _check_clusters(job: RunJob) -> None:
@@ -281,7 +320,15 @@ def _new(args: argparse.Namespace, session: SessionCluster | None = None) -> Run
                   # opt-in: make bench keeps to what explains the speedup (its 4 minutes)
                   0 if args.trials_per_node is None else args.trials_per_node,
                   _deploy_rows(args.deploy_rows, workload),
-                  args.floor is not False)
+                  args.floor is not False, _available(args.backends or ()))
+
+
+def _available(backends: tuple[str, ...]) -> tuple[str, ...]:
+    """The back-ends asked for, each one's library checked before any cluster starts."""
+    for name in backends:
+        if name not in (BACKEND_DEFAULT, BACKEND_FLOOR):
+            backend_for(name)  # a UserError naming the extra when its library is missing
+    return backends
 
 
 def _deploy_rows(given: int | None, workload: Workload) -> int:
@@ -305,7 +352,7 @@ def _deploy_rows(given: int | None, workload: Workload) -> int:
 def _resumed(args: argparse.Namespace) -> tuple[RunDirectory, RunJob]:
     given = [f"--{name}" for name in ("workload", "grid", "set", "clusters", "repeats", "mode",
                                                 "order", "nodes", "trials_per_node",
-                                                "deploy_rows", "floor")
+                                                "deploy_rows", "floor", "backends")
              if getattr(args, name) is not None]
     if given:
         raise UserError(f"--resume takes the run's own settings; {', '.join(given)} cannot "
@@ -336,7 +383,7 @@ def _create_run(out: Path, job: RunJob, java: str) -> RunDirectory:
                                               "plan": pp.reason} for pp in job.planned],
         "options": {"repeats": job.repeats, "mode": job.mode, "order": job.order,
                     "trials_per_node": job.trials_per_node, "deploy_rows": job.deploy_rows,
-                    "floor": job.floor},
+                    "floor": job.floor, "backends": list(job.backends)},
         "test_knobs": job.knobs.to_dict(),
         "environment": capture(java, PROJECT_ROOT),
     })

@@ -20,8 +20,17 @@ from bench.cluster.leftovers import write_owner
 from bench.cluster.preflight import check_result_channel_port
 from bench.cluster.spark_session import spark_context
 from bench.definitions.recipe import TrialRecipe
+from bench.execute.backends import DEFAULT, FLOOR
 from bench.execute.deployment_step import Deployment
-from bench.execute.grid_runs import ProfileSession, plan_grid_runs, profile_row, replay_payloads
+from bench.execute.grid_runs import (
+    GridRun,
+    ProfileSession,
+    Purpose,
+    backend_row,
+    plan_grid_runs,
+    profile_row,
+    replay_payloads,
+)
 from bench.execute.plan import PlannedProfile
 from bench.execute.process_pool_floor import floor_profile, run_floor
 from bench.execute.progress import (
@@ -162,10 +171,14 @@ class _Experiment:
                 session = ProfileSession(self.job, self.recipe, pp, self.run_dir, sc, channel,
                                          data_bc, startup_s, self.observer)
                 measured: list[TrialResult] = []
-                for mode in dict.fromkeys(m for m, _ in todo):
-                    measured += self._run_mode(session, mode, [r for m, r in todo if m is mode])
-                    if self.deployment is not None:
-                        self.deployment.run(session, mode, self.reference or measured)
+                try:
+                    for mode in dict.fromkeys(m for m, _ in todo):
+                        measured += self._run_mode(session, mode,
+                                                   [r for m, r in todo if m is mode])
+                        if self.deployment is not None:
+                            self.deployment.run(session, mode, self.reference or measured)
+                finally:
+                    session.close_backends()
                 data_bc.destroy()
         return measured
 
@@ -182,41 +195,66 @@ class _Experiment:
 
     def _run_mode(self, session: ProfileSession, mode: Mode,
                   repeats: list[int]) -> list[TrialResult]:
-        """One mode's warm-up and grid runs; the trials of its row's repeats when measured."""
+        """One mode's warm-up and grid runs; the trials of its row's repeats when measured.
+
+        Each repeat runs through every back-end asked for, one after another (so the machine's
+        drift hits them all alike), then the extra runs follow (the default back-end's)."""
         warm = session.warm_up(mode)
+        profile = session.pp.profile
         replay = replay_payloads(self.reference) if mode is Mode.REPLAY else None
+        expected_s = measured_seconds(self.reference)
+        own = [r for r in repeats if not self.job.state.is_finished((profile.name, mode, r))]
+        runs = plan_grid_runs(self.job, profile, mode, own, expected_s)
+        by_repeat = {run.repeat: run for run in runs if run.purpose.is_repeat}
         measured: list[TrialResult] = []
-        for run in plan_grid_runs(self.job, session.pp.profile, mode, repeats,
-                                  measured_seconds(self.reference)):
-            trials = session.run(mode, run, warm, replay)
-            if mode is Mode.MEASURED and run.purpose.is_repeat:
-                measured += trials
+        for repeat in repeats:
+            if repeat in by_repeat:
+                trials = session.run(mode, by_repeat[repeat], warm, replay)
+                if mode is Mode.MEASURED:
+                    measured += trials
+            for backend in _backends_of(self.job, session.pp, mode):
+                key = (_row_of(profile, backend), mode, repeat)
+                if self.job.state.is_finished(key):
+                    continue
+                if backend == FLOOR:
+                    self._run_floor(session.pp, repeat)
+                    continue
+                specs = ordered(self.job.state.remaining(key, self.job.specs), self.job.order,
+                                expected_s)
+                session.run(mode, GridRun(Purpose.ROW, repeat, self.job.order, specs,
+                                          self.job.state.results(key)), warm, replay, backend)
+        for run in runs:
+            if not run.purpose.is_repeat:
+                session.run(mode, run, warm, replay)
         return measured
 
-    def _run_floor(self, pp: PlannedProfile) -> None:
+    def _run_floor(self, pp: PlannedProfile, repeat: int = 0) -> None:
         """The profile's trials on a local process pool of its slots (no Spark), recorded as the
         row ``floor-<slots>``; run after the profile's cluster has stopped, so nothing else is
-        busy."""
+        busy, or (a back-end of ``--backends``) beside each of its repeats, its cluster idle."""
         profile = pp.profile
         name = floor_profile(profile.slots)
-        step = floor_step(profile, name, [s.trial_id for s in self.job.specs], self.job.order)
+        repeats = self.job.repeats if FLOOR in self.job.backends else 1
+        step = floor_step(profile, name, [s.trial_id for s in self.job.specs], self.job.order,
+                          repeat, repeats)
         self.observer.started(step)
         # The floor has always trained without the slowdown knob's sleep.
         run = run_floor(ordered(self.job.specs, self.job.order, measured_seconds(self.reference)),
                         self.dataset, self.recipe.without_slowdown(), slots=profile.slots,
-                        threads_per_trial=profile.threads_per_trial,
+                        threads_per_trial=profile.threads_per_trial, repeat=repeat,
                         log_dir=self.run_dir.logs(name),
                         on_trial=lambda: self.observer.trial_done(step))
         self.observer.finished(step, run.wall_s, run.trials)  # as a grid's: no warm-up
         for trial in run.trials:
             self.run_dir.append_trial(trial)
         self.run_dir.append_profile_run(profile_row(
-            profile, profile=run.profile, mode=Mode.MEASURED, repeat=0, trials=len(run.trials),
+            profile, profile=run.profile, mode=Mode.MEASURED, repeat=repeat,
+            trials=len(run.trials),
             wall_s=run.wall_s,
             # the pool's start (spawning its processes) is in its warm-up
             startup_s=0.0, warmup_s=run.warmup_s, oversubscribed=False,
             started_at=run.started_at, ended_at=run.ended_at, probe_s=run.probe_s,
-            order=self.job.order, runner="process-pool"))
+            order=self.job.order, runner="process-pool", workers_started=run.slots))
         log.info("%s: %d trials in %.2f s", step.label, len(run.trials), run.wall_s)
 
 
@@ -243,9 +281,25 @@ def plan_steps(job: RunJob) -> list[Step]:
             steps.append(startup_step(profile))
         for mode in dict.fromkeys(m for m, _ in todo):
             steps.append(warmup_step(profile, mode))
+            repeats = [r for m, r in todo if m is mode]
+            own = [r for r in repeats if not job.state.is_finished((profile.name, mode, r))]
             # The order needs no durations here: only which trials each run has.
-            steps += [run.step(profile, mode, job.repeats) for run in plan_grid_runs(
-                job, profile, mode, [r for m, r in todo if m is mode], {})]
+            runs = plan_grid_runs(job, profile, mode, own, {})
+            by_repeat = {run.repeat: run for run in runs if run.purpose.is_repeat}
+            for repeat in repeats:
+                if repeat in by_repeat:
+                    steps.append(by_repeat[repeat].step(profile, mode, job.repeats))
+                for backend in _backends_of(job, pp, mode):
+                    row = _row_of(profile, backend)
+                    if job.state.is_finished((row, mode, repeat)):
+                        continue
+                    ids = [s.trial_id for s in job.specs]
+                    steps.append(floor_step(profile, row, ids, job.order, repeat, job.repeats)
+                                 if backend == FLOOR else
+                                 GridRun(Purpose.ROW, repeat, job.order, job.specs, []).step(
+                                     profile, mode, job.repeats, row))
+            steps += [run.step(profile, mode, job.repeats) for run in runs
+                      if not run.purpose.is_repeat]
             if job.deploy_rows:
                 steps.append(deployment_step(profile, mode, job.deploy_rows))
         if _floor_due(job, pp, todo):
@@ -255,15 +309,31 @@ def plan_steps(job: RunJob) -> list[Step]:
 
 
 def _todo(job: RunJob, pp: PlannedProfile) -> list[tuple[Mode, int]]:
-    """The profile's (mode, repeat) grid runs that have no result yet."""
+    """The profile's (mode, repeat) grid runs that have a row (the default back-end's, or one
+    of ``--backends``) with no result yet."""
     return [(mode, repeat) for mode in pp.modes for repeat in range(job.repeats)
-            if not job.state.is_finished((pp.profile.name, mode, repeat))]
+            if any(not job.state.is_finished((_row_of(pp.profile, b), mode, repeat))
+                   for b in (DEFAULT, *_backends_of(job, pp, mode)))]
+
+
+def _backends_of(job: RunJob, pp: PlannedProfile, mode: Mode) -> list[str]:
+    """The back-ends of ``--backends`` besides the default that run ``mode`` on the profile:
+    the floor only measured trials on a local cluster that has its cores."""
+    return [b for b in job.backends if b != DEFAULT and (
+        b != FLOOR or (mode is Mode.MEASURED and pp.profile.is_local and not pp.oversubscribed))]
+
+
+def _row_of(profile: ClusterProfile, backend: str) -> str:
+    return floor_profile(profile.slots) if backend == FLOOR else backend_row(profile.name,
+                                                                               backend)
 
 
 def _floor_due(job: RunJob, pp: PlannedProfile, todo: list[tuple[Mode, int]]) -> bool:
-    """The profile's floor runs after it: asked for, due beside it and not yet made."""
-    return bool(job.floor and todo and _has_floor(pp) and not job.state.is_finished(
-        (floor_profile(pp.profile.slots), Mode.MEASURED, 0)))
+    """The profile's floor runs after it: asked for, due beside it, not yet made, and not run
+    beside each repeat already (a back-end of ``--backends``)."""
+    return bool(job.floor and todo and _has_floor(pp) and FLOOR not in job.backends
+                and not job.state.is_finished((floor_profile(pp.profile.slots),
+                                               Mode.MEASURED, 0)))
 
 
 def _has_floor(pp: PlannedProfile) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 from bench.definitions.profile import ClusterProfile
 from bench.definitions.recipe import TrialRecipe
 from bench.definitions.workload import TrialSpec
+from bench.execute.backends import DEFAULT, FLOOR, Backend, backend_for
 from bench.execute.plan import PlannedProfile
 from bench.execute.progress import RunObserver, Step, grid_step, warmup_step
 from bench.execute.result_channel import ResultChannel
@@ -59,6 +60,7 @@ class GridRun:
     earlier: list[TrialResult]  # recorded before a resume (a row's only)
 
     def label(self, profile: str, mode: Mode, repeats: int) -> str:
+        """``profile``: the row's name (bench.execute.grid_runs.backend_row)."""
         label = f"{profile} {mode.value}"
         if self.purpose is Purpose.ORDER_CHECK:
             return label + f" ({self.order.replace('_', ' ')}, order check)"
@@ -66,10 +68,13 @@ class GridRun:
             return label + f" ({self.purpose.value}, {len(self.specs)} trials)"
         return label + (f" repeat {self.repeat + 1}/{repeats}" if repeats > 1 else "")
 
-    def step(self, profile: ClusterProfile, mode: Mode, repeats: int) -> Step:
-        """This run as a step of the run's progress."""
-        return grid_step(profile, mode, self.repeat, self.label(profile.name, mode, repeats),
-                         [s.trial_id for s in self.specs], self.order, self.purpose.is_repeat)
+    def step(self, profile: ClusterProfile, mode: Mode, repeats: int,
+             row: str | None = None) -> Step:
+        """This run as a step of the run's progress; ``row``: a back-end's row name."""
+        row = row or profile.name
+        return grid_step(profile, mode, self.repeat, self.label(row, mode, repeats),
+                         [s.trial_id for s in self.specs], self.order, self.purpose.is_repeat,
+                         row)
 
 
 # The order check replays a grid that fills at most this many waves. Order decides the last
@@ -146,6 +151,21 @@ class Warm:
 
     seconds: float
     data_fetch_s: float | None  # the slowest slot's read of the broadcast dataset
+    workers: frozenset[tuple[str, int]] = frozenset()  # (executor, pid) of each warmed worker
+
+
+def backend_row(profile: str, backend: str) -> str:
+    """The row name of ``profile``'s grid runs through ``backend``: the profile's own name for
+    the default back-end (every run before back-ends had it), ``<profile>@<backend>`` else."""
+    return profile if backend == DEFAULT else f"{profile}@{backend}"
+
+
+# profiles.jsonl's ``runner`` of each back-end's rows: "spark" is the default's (older runs say so)
+RUNNER = {DEFAULT: "spark", FLOOR: "process-pool"}
+
+
+def runner_name(backend: str) -> str:
+    return RUNNER.get(backend, backend)
 
 
 @dataclass
@@ -161,6 +181,10 @@ class ProfileSession:
     data_bc: Any
     startup_s: float  # the cluster's start until every executor registered
     observer: RunObserver = field(default_factory=RunObserver)
+    # Python workers a grid has run trials in: those it started are counted once, in its row
+    seen_workers: set[tuple[str, int]] = field(default_factory=set)
+    backends: dict[str, Backend] = field(default_factory=dict)  # opened on first use
+    backend_start_s: dict[str, float] = field(default_factory=dict)  # open() of each, seconds
 
     def warm_up(self, mode: Mode) -> Warm:
         """Warm every slot for ``mode``: TensorFlow where trials train, the dataset everywhere."""
@@ -174,38 +198,75 @@ class ProfileSession:
         fetches = [w["fetch_s"] for w in workers if w.get("fetch_s") is not None]
         log.info("%s %s: warm-up %.1f s on %d slots", profile.name, mode.value, seconds,
                  len(workers))
-        return Warm(seconds, max(fetches) if fetches else None)
+        warmed = frozenset((w["executor_id"], w["pid"]) for w in workers)
+        self.seen_workers |= warmed
+        return Warm(seconds, max(fetches) if fetches else None, warmed)
 
-    def run(self, mode: Mode, run: GridRun, warm: Warm,
-            replay: dict[str, dict] | None) -> list[TrialResult]:
-        """Make one grid run and write its profiles.jsonl line; its trials, earlier ones first."""
+    def backend(self, name: str) -> Backend:
+        """The back-end ``name`` on this profile's cluster, opened (timed) on first use."""
+        if name not in self.backends:
+            backend = backend_for(name)
+            begin = time.perf_counter()
+            if hasattr(backend, "open"):
+                backend.open(self.sc, self.pp.profile.slots)
+            self.backends[name] = backend
+            self.backend_start_s[name] = time.perf_counter() - begin
+        return self.backends[name]
+
+    def close_backends(self) -> None:
+        """Stop what each back-end started (a Ray cluster), every one even if one fails."""
+        errors = []
+        for name, backend in self.backends.items():
+            try:
+                if hasattr(backend, "close"):
+                    backend.close()
+            except Exception as e:  # noqa: BLE001 - the others still close; raised below
+                log.exception("%s: the back-end %s did not close", self.pp.profile.name, name)
+                errors.append(e)
+        self.backends.clear()
+        if errors:
+            raise errors[0]
+
+    def run(self, mode: Mode, run: GridRun, warm: Warm, replay: dict[str, dict] | None,
+            backend: str = DEFAULT) -> list[TrialResult]:
+        """Make one grid run through ``backend`` and write its profiles.jsonl line; its trials,
+        earlier ones first."""
         profile = self.pp.profile
-        settings = TaskSettings(profile=profile.name, mode=mode, repeat=run.repeat,
+        row = backend_row(profile.name, backend)
+        runner = self.backend(backend)
+        settings = TaskSettings(profile=row, mode=mode, repeat=run.repeat,
                                 recipe=self.recipe, channel=self.channel.address,
                                 token=uuid.uuid4().hex)
-        step = run.step(profile, mode, self.job.repeats)
+        step = run.step(profile, mode, self.job.repeats, row)
         self.observer.started(step)
         arrivals = _Arrivals(self.run_dir if run.purpose.records_trials else None,
                              lambda: self.observer.trial_done(step))
         started_at = time.time()
         timing = run_grid(self.sc, run.specs, data_bc=self.data_bc, settings=settings,
                           channel=self.channel, on_result=arrivals.take, replay=replay,
-                          max_failures_in_a_row=self.job.workload.training.max_failures_in_a_row)
+                          max_failures_in_a_row=self.job.workload.training.max_failures_in_a_row,
+                          backend=runner, slots=profile.slots)
         self.observer.finished(step, timing.wall_s, arrivals.results)
         trials = run.earlier + arrivals.results
+        workers = {(t.executor_id, t.pid) for t in arrivals.results}
+        started_workers = len(workers - self.seen_workers)
+        self.seen_workers |= workers
+        spark = timing.spark
         self.run_dir.append_profile_run(profile_row(
-            profile, profile=profile.name, mode=mode, repeat=run.repeat, trials=len(run.specs),
+            profile, profile=row, mode=mode, repeat=run.repeat, trials=len(run.specs),
             wall_s=timing.wall_s, startup_s=self.startup_s, warmup_s=warm.seconds,
             oversubscribed=self.pp.oversubscribed and mode is Mode.MEASURED,
             started_at=started_at, ended_at=time.time(),
-            spark_jobs=timing.spark.jobs, spark_tasks=timing.spark.tasks,
-            task_failures=timing.spark.task_failures, lost_attempts=timing.lost,
+            spark_jobs=spark.jobs if spark else None, spark_tasks=spark.tasks if spark else None,
+            task_failures=spark.task_failures if spark else None, lost_attempts=timing.lost,
             lost_executors=timing.lost_executors, resumed_trials=len(run.earlier),
             probe_s=mean_probe(trials) if mode is Mode.MEASURED else None,
             order=run.order, order_check=run.purpose is Purpose.ORDER_CHECK,
             weak_trial_ids=([s.trial_id for s in run.specs]
                             if run.purpose is Purpose.WEAK_SCALING else []),
-            data_fetch_s=warm.data_fetch_s,
+            data_fetch_s=warm.data_fetch_s, runner=runner_name(backend),
+            backend_start_s=self.backend_start_s[backend] + timing.backend_start_s,
+            workers_started=started_workers,
         ))
         log.info("%s: %d trials in %.2f s", step.label, len(arrivals.results), timing.wall_s)
         return trials

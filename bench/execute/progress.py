@@ -58,17 +58,21 @@ def warmup_step(profile: ClusterProfile, mode: Mode) -> Step:
 
 
 def grid_step(profile: ClusterProfile, mode: Mode, repeat: int, label: str,
-              trial_ids: Sequence[str], order: Order, row: bool) -> Step:
-    """A grid run; ``row``: one of the row's repeats (not an extra run)."""
-    return Step(StepKind.GRID, label, profile.name, profile.nodes, profile.slots, mode, repeat,
-                tuple(trial_ids), order,
-                reference=row and profile.nodes == 1 and mode is Mode.MEASURED)
+              trial_ids: Sequence[str], order: Order, row: bool,
+              name: str | None = None) -> Step:
+    """A grid run; ``row``: one of the row's repeats (not an extra run); ``name``: its row's
+    name where a back-end other than the default runs it."""
+    return Step(StepKind.GRID, label, name or profile.name, profile.nodes, profile.slots, mode,
+                repeat, tuple(trial_ids), order,
+                reference=row and name in (None, profile.name) and profile.nodes == 1
+                and mode is Mode.MEASURED)
 
 
 def floor_step(profile: ClusterProfile, name: str, trial_ids: Sequence[str],
-               order: Order) -> Step:
-    return Step(StepKind.FLOOR, f"{name} measured (process pool, no Spark)", name,
-                profile.nodes, profile.slots, Mode.MEASURED, 0, tuple(trial_ids), order)
+               order: Order, repeat: int = 0, repeats: int = 1) -> Step:
+    of = f" repeat {repeat + 1}/{repeats}" if repeats > 1 else ""
+    return Step(StepKind.FLOOR, f"{name} measured{of} (process pool, no Spark)", name,
+                profile.nodes, profile.slots, Mode.MEASURED, repeat, tuple(trial_ids), order)
 
 
 def deployment_step(profile: ClusterProfile, mode: Mode, rows: int) -> Step:

@@ -68,6 +68,8 @@ class RunJob:
     trials_per_node: int = 0  # weak scaling's k (0: none)
     deploy_rows: int = 0  # rows the deployment step scores (0: none)
     floor: bool = False  # the process-pool floor beside measured multi-node profiles
+    # Back-ends run beside the default on every profile, repeat by repeat (execute.backends)
+    backends: tuple[str, ...] = ()
 
 
 def load_resume(run: RunDirectory, host_cores: int, knobs: TestKnobs) -> RunJob:
@@ -105,4 +107,5 @@ def load_resume(run: RunDirectory, host_cores: int, knobs: TestKnobs) -> RunJob:
     return RunJob(workload, recorded["grid"], workload.trials(recorded["grid"]), planned,
                   int(options["repeats"]), options["mode"], knobs, ResumeState.of(run),
                   options.get("order", "grid"), int(options.get("trials_per_node", 0)),
-                  int(options.get("deploy_rows", 0)), bool(options.get("floor", False)))
+                  int(options.get("deploy_rows", 0)), bool(options.get("floor", False)),
+                  tuple(options.get("backends", ())))

@@ -13,6 +13,7 @@ from tabulate import tabulate
 
 from bench.analyse import formulas
 from bench.analyse.summary import Accuracy, Row, RunSummary
+from bench.report import backend_table
 from bench.report.formats import mode_label, pct, value
 from bench.report.tables import NO_INTERVAL, SHORT_HEADERS, interval, short_rows, significance
 from bench.store.records import Mode
@@ -149,7 +150,22 @@ def to_answer(summary: RunSummary, paths: list[tuple[str, Path]]) -> str:
     if len(faster) > room:  # a sweep of many node counts: the table has every speedup
         faster = [*faster[:max(room - 1, 0)],
                   f"... {len(faster) - max(room - 1, 0)} more lines: bench report RUN --full"]
-    return "\n".join([*head, *faster, *tail])
+    # asked for with --backends: beside the answer's own lines, not in their budget
+    return "\n".join([*head, *faster, *backend_lines(summary), *tail])
+
+
+def backend_lines(summary: RunSummary) -> list[str]:
+    """Each profile's back-end table, its columns a reader compares back-ends by."""
+    out = []
+    shown = [0, 1, 2, 3, 4, 5]  # back-end, time, x floor, speedup, eff. vs bound, overhead
+    for t in summary.backend_tables:
+        rows = [[row[i] for i in shown] for row in backend_table.cells(t)]
+        out += ["", f"Back-ends on {backend_table.title(t)}:",
+                tabulate(rows, headers=[backend_table.HEADERS[i] for i in shown],
+                         disable_numparse=True)]
+    if line := backend_table.identity_line(summary):
+        out += _wrapped(line)
+    return out
 
 
 def shown_path(path: Path) -> str:

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from bench.analyse.scaling_model import Waterfall
 from bench.analyse.summary import Accuracy, RunSummary
-from bench.report import published_block, sentences, tables
+from bench.report import backend_table, published_block, sentences, tables
 from bench.report.formats import DASH
 from bench.report.pictures import accuracy, drawing, scaling, timeline
 from bench.store.records import Mode, TrialResult
@@ -123,7 +123,7 @@ def _waterfall_picture(w: Waterfall) -> Drawn:
 def _timeline_pictures(summary: RunSummary, trials: Sequence[TrialResult]) -> list[Drawn]:
     """Each row's latest repeat, its trials on their slots."""
     drawn = []
-    for row in summary.rows:
+    for row in [*summary.rows, *summary.backend_rows]:  # a timeline per back-end too
         of_row = [t for t in trials if (t.profile, t.mode) == (row.name, row.mode)]
         if not of_row:
             continue
@@ -281,6 +281,14 @@ def _extra_sections(summary: RunSummary) -> list[str]:
         out += ["<h2>Weak scaling</h2>", f"<p>{escape(sentences.WEAK_INTRO)}</p>",
                 table(tables.WEAK_HEADERS, tables.weak_rows(summary),
                        [w.mode for w in summary.weak_runs])]
+    if summary.backend_tables:
+        out += ["<h2>Back-ends</h2>", f"<p>{escape(backend_table.INTRO)}</p>"]
+        for t in summary.backend_tables:
+            out += [f"<h3>{escape(backend_table.title(t))}</h3>",
+                    table(backend_table.HEADERS, backend_table.cells(t),
+                          [t.mode] * len(t.entries))]
+        if line := backend_table.identity_line(summary):
+            out.append(f"<p>{escape(line)}</p>")
     if any(r.slot_seconds for r in summary.rows):
         out += ["<h2>Where the time goes</h2>", f"<p>{escape(sentences.BREAKDOWN_INTRO)}</p>",
                 table(tables.BREAKDOWN_HEADERS, tables.breakdown_rows(summary),

@@ -8,7 +8,7 @@ from tabulate import tabulate
 
 from bench.analyse.summary import RunSummary
 from bench.definitions.overrides import describe
-from bench.report import published_block
+from bench.report import backend_table, published_block
 from bench.report.formats import DASH
 from bench.report.sentences import (
     BREAKDOWN_INTRO,
@@ -69,6 +69,12 @@ def to_table(summary: RunSummary) -> str:
     if any(r.slot_seconds for r in summary.rows):
         parts += ["", BREAKDOWN_INTRO, tabulate(breakdown_rows(summary),
                                                 headers=BREAKDOWN_HEADERS, disable_numparse=True)]
+    for t in summary.backend_tables:
+        parts += ["", f"Back-ends on {backend_table.title(t)}:",
+                  tabulate(backend_table.cells(t), headers=backend_table.HEADERS,
+                           disable_numparse=True)]
+    if summary.backend_tables:
+        parts += [line for line in (backend_table.identity_line(summary),) if line]
     if summary.notes:
         parts += ["", *(f"note: {n}" for n in summary.notes)]
     return "\n".join(parts)
@@ -114,6 +120,13 @@ def to_markdown(summary: RunSummary, meta: dict) -> str:
         md += ["", "## Where the time goes", "", BREAKDOWN_INTRO, "",
                tabulate(breakdown_rows(summary), headers=BREAKDOWN_HEADERS, tablefmt="github",
                         disable_numparse=True)]
+    if summary.backend_tables:
+        md += ["", "## Back-ends", "", backend_table.INTRO]
+        for t in summary.backend_tables:
+            md += ["", f"### {backend_table.title(t)}", "",
+                   tabulate(backend_table.cells(t), headers=backend_table.HEADERS,
+                            tablefmt="github", disable_numparse=True)]
+        md += [f"\n{line}" for line in (backend_table.identity_line(summary),) if line]
     md += ["", "## Phases (mean seconds per trial)", "",
            tabulate(phase_rows(summary), headers=["profile", "mode", *phase_names(summary)],
                     tablefmt="github", disable_numparse=True)]

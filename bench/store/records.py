@@ -226,11 +226,19 @@ class ProfileRun:
     # A weak-scaling run (`--trials-per-node`): the first k x nodes trials of the grid, once;
     # like an order check, not one of the row's repeats, and its trials are not recorded.
     weak_trial_ids: list[str] = field(default_factory=list)
-    # What ran the trials: "spark", or "process-pool" for the floor (execute.process_pool_floor):
-    # the same trials on as many slots of a plain local process pool, no Spark.
+    # What ran the trials: "spark" (one Spark map, the default back-end), "process-pool" for the
+    # floor (execute.process_pool_floor: the same trials on as many slots of a plain local
+    # process pool, no Spark), or another back-end's name ("pull", "joblibspark", "hyperopt",
+    # "optuna", "ray": bench.execute.backends).
     runner: str = "spark"
     # The warm-up's reading of the broadcast dataset: the slowest slot, seconds (None before it).
     data_fetch_s: float | None = None
+    # The back-end's own start before the grid's clock: opening it (a Ray cluster) and, for the
+    # pull dispatcher, its slots' tasks starting until the first trial was handed out.
+    backend_start_s: float | None = None
+    # Python workers this grid run's trials ran in that no warm-up or earlier grid run of the
+    # profile had used (each pays its start and TensorFlow import inside the grid).
+    workers_started: int | None = None
 
     @property
     def is_extra(self) -> bool:

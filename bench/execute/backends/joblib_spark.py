@@ -3,6 +3,7 @@ one Spark job of one task, at most ``slots`` at a time."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from bench.execute.backends.base import GridSubmission, require
@@ -22,9 +23,12 @@ class JoblibSpark:
         register_spark()
         task = grid.task()
         # Batches of one: a trial is seconds long, and the runner's order is kept call by call.
-        with parallel_backend("spark", n_jobs=grid.slots):
-            return Parallel(batch_size=1, pre_dispatch="n_jobs")(
-                delayed(task)(p) for p in grid.payloads)
+        with warnings.catch_warnings():  # what it says of Spark 4's features is not the user's
+            warnings.filterwarnings("ignore", category=UserWarning,
+                                    module=r"(joblibspark|pyspark)\.")
+            with parallel_backend("spark", n_jobs=grid.slots):
+                return Parallel(batch_size=1, pre_dispatch="n_jobs")(
+                    delayed(task)(p) for p in grid.payloads)
 
     def cancel(self, sc: Any) -> None:
         sc.cancelAllJobs()  # its groups are its own: every job of this grid's context

@@ -1,0 +1,46 @@
+"""The back-end comparison's cells (`bench run --backends`): one table per profile and mode,
+one row per back-end (bench.analyse.backends computes every figure)."""
+
+from __future__ import annotations
+
+from bench.analyse.summary import BackendEntry, BackendTable, RunSummary
+from bench.report.formats import DASH, num
+
+HEADERS = ["back-end", "time (mean ± sd) s", "x floor", "speedup", "eff. vs bound",
+           "overhead/trial s", "back-end start s", "workers started", "TF imports"]
+
+INTRO = ("Back-ends: the same trials (same seeds, same broadcast data) through each back-end, "
+         "repeat by repeat one after another; speedup against the same 1-node row, x floor "
+         "the median of each repeat's wall time over the floor's beside it, back-end start "
+         "outside the wall time (the pull dispatcher's tasks starting, a Ray cluster), workers "
+         "started and TensorFlow imports inside the grid, per repeat.")
+
+
+def title(t: BackendTable) -> str:
+    return f"{t.profile} ({t.mode.value}, {t.slots} slots)"
+
+
+def cells(t: BackendTable) -> list[list[str]]:
+    return [_cells(e) for e in t.entries]
+
+
+def _cells(e: BackendEntry) -> list[str]:
+    r = e.row
+    sd = f" ± {r.wall.sd:.2f}" if r.wall.n > 1 else ""
+    return [e.backend, f"{r.wall.mean:.2f}{sd}", num(e.floor_ratio, 3), num(r.speedup),
+            num(r.efficiency_vs_bound, 3), num(r.overhead_per_trial_s, 3),
+            num(r.backend_start_s, 2), num(r.workers_started, 1) if r.workers_started is not None
+            else DASH, num(e.tensorflow_imports, 1)]
+
+
+def identity_line(summary: RunSummary) -> str | None:
+    """Whether every back-end's trials got the same metrics (the accuracy's check covers every
+    measured row, the back-ends' included)."""
+    acc = summary.accuracy
+    if not summary.backend_tables or acc is None or acc.metrics_identical is None:
+        return None
+    if acc.metrics_identical:
+        return (f"Every back-end's measured trials got bit-identical metrics ({acc.compared} "
+                "measured grid runs compared).")
+    return (f"Metrics differ between measured runs ({len(acc.mismatches)} differences): see "
+            "the accuracy section's mismatches.")
