@@ -114,7 +114,8 @@ def test_a_driver_killed_with_sigkill_leaves_orphans_that_are_cleaned_then_resum
                                                                                    no_leaks):
     """One scenario: a driver SIGKILLed mid-grid leaves its cluster running; `bench cluster
     clean` stops it by the pids it recorded; `bench run --resume` finishes the run without
-    running a trial twice (and cleans what another killed driver left, first)."""
+    running a trial twice (and cleans what another killed driver left, first). The run has the
+    pull dispatcher beside the map, and the driver dies while the pull dispatcher runs."""
     # 8 epochs: a trial of about a second, so the kill lands mid-way through the 1-node
     # profile (3 trials of margin) while the replays and the floor, which repeat every trial's
     # time, stay short
@@ -124,14 +125,15 @@ def test_a_driver_killed_with_sigkill_leaves_orphans_that_are_cleaned_then_resum
     # the floor stays on: a resumed run reports the floor's rows too
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench", "run", "--workload", str(workload), "--clusters",
-         "local,2-node", "--deploy-rows", "0", "--trials-per-node", "0", "--out", str(out)],
+         "local,2-node", "--deploy-rows", "0", "--trials-per-node", "0", "--backends", "pull",
+         "--out", str(out)],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
             assert proc.poll() is None, "the run ended before it could be killed"
             trials = list(out.glob("*/trials.jsonl"))
-            if trials and len(trials[0].read_text().splitlines()) >= 2:
+            if trials and trials[0].read_text().count('"profile": "local@pull"') >= 2:
                 break
             time.sleep(0.2)
         os.kill(proc.pid, signal.SIGKILL)
@@ -142,7 +144,8 @@ def test_a_driver_killed_with_sigkill_leaves_orphans_that_are_cleaned_then_resum
     run_dir = (out / "latest").resolve()
     before = [json.loads(line) for line in (run_dir / "trials.jsonl").read_text().splitlines()
               if line.endswith("}")]
-    assert 2 <= len(before) < 5, "killed mid-way through the 1-node profile"
+    pulled = [r for r in before if r["profile"] == "local@pull"]
+    assert 2 <= len(pulled) < 5, "killed mid-way through the 1-node profile's pull dispatcher"
     orphans = ours(spark_processes() - before_spark)
     assert orphans, "the killed driver's cluster should still be running"
 
@@ -166,13 +169,14 @@ def test_a_driver_killed_with_sigkill_leaves_orphans_that_are_cleaned_then_resum
     rows = [json.loads(line) for line in (run_dir / "trials.jsonl").read_text().splitlines()]
     seen = Counter((r["profile"], r["mode"], r["repeat"], r["trial_id"]) for r in rows)
     assert all(n == 1 for n in seen.values()), "a trial ran twice"
-    # local measured, 2-node measured and replayed, and the floor-2 process pool beside them:
-    # every trial of each, all there
+    # local measured, 2-node measured and replayed, through the map and the pull dispatcher,
+    # and the floor-2 process pool beside them: every trial of each, all there
     trials = json.loads((run_dir / "run.json").read_text())["workload"]["trials"]
-    assert len(seen) == 4 * trials
-    assert {profile for profile, *_ in seen} == {"local", "2-node", "floor-2"}
+    assert len(seen) == 7 * trials
+    assert {profile for profile, *_ in seen} == {"local", "local@pull", "2-node", "2-node@pull",
+                                                "floor-2"}
     first = {(r["trial_id"], r["test_error"]) for r in before}
     assert first <= {(r["trial_id"], r["test_error"]) for r in rows}  # kept, not re-run
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["accuracy"]["metrics_identical"] is True
-    assert any("local (measured) was resumed" in n for n in summary["notes"])
+    assert any("local@pull (measured) was resumed" in n for n in summary["notes"])
