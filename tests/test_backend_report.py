@@ -4,6 +4,7 @@ written by hand: every figure known exactly. And `--backends` as the command lin
 from __future__ import annotations
 
 import json
+import statistics
 
 import pytest
 from commandline import bench_main
@@ -58,17 +59,11 @@ def test_each_profile_gets_a_table_of_its_back_ends_read_against_one_reference(t
     # repeat by repeat over the floor beside it: 2.2/2.0, 2.2/2.2, 2.4/2.0 -> median 1.1
     assert pull.floor_ratios == pytest.approx([1.1, 1.0, 1.2])
     assert pull.floor_ratio == pytest.approx(1.1)
-    assert spark_map.floor_ratio == pytest.approx(statistics_median([1.2, 2.6 / 2.2, 1.1]))
+    assert spark_map.floor_ratio == pytest.approx(statistics.median([1.2, 2.6 / 2.2, 1.1]))
     assert floor.floor_ratio is None
     assert pull.row.backend_start_s == pytest.approx(0.3) and pull.row.workers_started == 0
     # the same trials everywhere (the hand-made run's metrics are equal): checked across all
     assert summary.accuracy.metrics_identical is True and summary.accuracy.compared == 12  # 4 rows x 3 repeats
-
-
-def statistics_median(values):
-    import statistics
-
-    return statistics.median(values)
 
 
 def test_the_answer_shows_the_back_end_table_and_summary_json_names_each_rows_back_end(
