@@ -213,17 +213,20 @@ class ProfileSession:
             self.backend_start_s[name] = time.perf_counter() - begin
         return self.backends[name]
 
-    def close_backends(self) -> None:
-        """Stop what each back-end started (a Ray cluster), every one even if one fails."""
+    def close_backends(self, only: str | None = None) -> None:
+        """Stop what each back-end started (a Ray cluster), every one even if one fails;
+        ``only``: that one (opened again, and timed again, when next used)."""
         errors = []
-        for name, backend in self.backends.items():
+        for name, backend in list(self.backends.items()):
+            if only is not None and name != only:
+                continue
+            del self.backends[name]
             try:
                 if hasattr(backend, "close"):
                     backend.close()
             except Exception as e:  # noqa: BLE001 - the others still close; raised below
                 log.exception("%s: the back-end %s did not close", self.pp.profile.name, name)
                 errors.append(e)
-        self.backends.clear()
         if errors:
             raise errors[0]
 
@@ -247,6 +250,8 @@ class ProfileSession:
                           max_failures_in_a_row=self.job.workload.training.max_failures_in_a_row,
                           backend=runner, slots=profile.slots)
         self.observer.finished(step, timing.wall_s, arrivals.results)
+        if getattr(runner, "holds_slots", False):  # a Ray cluster: the slots go back to Spark
+            self.close_backends(only=backend)
         trials = run.earlier + arrivals.results
         workers = {(t.executor_id, t.pid) for t in arrivals.results}
         started_workers = len(workers - self.seen_workers)

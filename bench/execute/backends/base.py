@@ -49,7 +49,10 @@ class Backend(Protocol):
     ``open(sc, slots)`` starts what the back-end needs before any clock (a Ray cluster), timed
     and reported as the back-end's start; ``close()`` stops it (always called, on error and
     Ctrl-C too); ``cancel(sc)`` cancels its Spark jobs when they run in job groups of its own;
-    ``counts_spark_jobs = False`` says so, and the grid's Spark counts are left unknown."""
+    ``counts_spark_jobs = False`` says so, and the grid's Spark counts are left unknown;
+    ``holds_slots = True``: while open it holds the cluster's task slots (Ray's worker nodes are
+    long-lived Spark tasks), so it is closed after each of its grid runs and opened again for
+    the next (each open timed as that grid run's back-end start)."""
 
     name: str
 
