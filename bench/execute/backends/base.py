@@ -71,6 +71,20 @@ class HasReferee(Protocol):
                 dispatched: Callable[[], None]) -> Referee: ...
 
 
+def active_session(sc: Any) -> Any:
+    """A SparkSession over ``sc``, active in the calling thread, for a library that looks for
+    one (Ray on Spark asks ``SparkSession.getActiveSession()``). The JVM keeps the active session
+    per thread, and the builder does not set it in a thread when one was made in another (the
+    hyperopt and optuna back-ends make theirs in the grid's job thread)."""
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.builder.getOrCreate()  # over the running context, ``sc``
+    # PySpark has no public setter; its own createDataFrame sets it this way
+    SparkSession._get_j_spark_session_class(sc._jvm).setActiveSession(spark._jsparkSession)
+    SparkSession._activeSession = spark
+    return spark
+
+
 def require(backend: str, *modules: str) -> None:
     """A clear error when a back-end's library is not installed."""
     missing = [m for m in modules if importlib.util.find_spec(m) is None]

@@ -26,7 +26,9 @@ class JoblibSpark:
         with warnings.catch_warnings():  # what it says of Spark 4's features is not the user's
             warnings.filterwarnings("ignore", category=UserWarning,
                                     module=r"(joblibspark|pyspark)\.")
-            with parallel_backend("spark", n_jobs=grid.slots):
+            # n_jobs=1 would make joblib run every call here, in the driver: on one slot it
+            # gets 2, and Spark runs them one at a time on the slot
+            with parallel_backend("spark", n_jobs=max(grid.slots, 2)):
                 return Parallel(batch_size=1, pre_dispatch="n_jobs")(
                     delayed(task)(p) for p in grid.payloads)
 

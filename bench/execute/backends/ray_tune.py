@@ -24,7 +24,7 @@ from typing import Any
 
 import psutil
 
-from bench.execute.backends.base import GridSubmission, require
+from bench.execute.backends.base import GridSubmission, active_session, require
 
 log = logging.getLogger(__name__)
 
@@ -179,10 +179,9 @@ class RayTune:
     def open(self, sc: Any, slots: int) -> None:
         """Start a Ray cluster of ``slots`` worker nodes on ``sc``'s application and connect."""
         import ray
-        from pyspark.sql import SparkSession
         from ray.util.spark import cluster_init, setup_ray_cluster
 
-        SparkSession.builder.getOrCreate()  # Ray on Spark finds the application by its session
+        active_session(sc)  # Ray on Spark finds the application by the thread's active session
         # A Ray node per Spark task slot, of the task's CPUs: one trial per node at a time.
         self._cpus = int(sc.getConf().get("spark.task.cpus", "1"))
         self._temp = tempfile.mkdtemp(prefix="bench-ray-", dir=SHORT_TEMP)
@@ -197,6 +196,9 @@ class RayTune:
                 head_node_options=quiet, worker_node_options={"disable_usage_stats": None},
                 ray_temp_root_dir=self._temp,
             )
+        # Its job server warns on stdout as each worker node's Spark job ends, in close()
+        logging.getLogger("ray.autoscaler._private.spark.spark_job_server").setLevel(
+            logging.ERROR)
         cluster = cluster_init._active_ray_cluster
         if cluster is not None:
             with contextlib.suppress(psutil.Error):
@@ -223,7 +225,8 @@ class RayTune:
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1,
                                                         checkpoint_at_end=False)),
         )
-        results = tuner.fit()
+        with _quiet():  # Tune prints where its results are, which close() removes
+            results = tuner.fit()
         if self._stopper.event.is_set():
             raise RuntimeError("bench: the Ray Tune run was cancelled")
         if results.errors:  # a task that raised: Spark's map would fail its job too
