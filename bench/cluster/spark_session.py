@@ -106,7 +106,7 @@ def spark_context(
             yield sc
         return
     conf = spark_conf(cluster, app_name, profile)
-    with _environment(_driver_environment(cluster, conf)):
+    with temporary_environment(_driver_environment(cluster, conf)):
         sc = SparkContext(conf=conf)
         try:
             sc.setLogLevel("ERROR")
@@ -132,7 +132,7 @@ def _driver_environment(cluster: Cluster, conf: SparkConf) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
+def temporary_environment(values: dict[str, str]) -> Iterator[None]:
     """``values`` in os.environ for the block; each variable as it was (or unset) after it."""
     saved = {key: os.environ.get(key) for key in values}
     os.environ.update(values)

@@ -24,6 +24,7 @@ from typing import Any
 
 import psutil
 
+from bench.cluster.spark_session import temporary_environment
 from bench.execute.backends.base import GridSubmission, active_session, require
 
 log = logging.getLogger(__name__)
@@ -66,20 +67,6 @@ def _holder(ref: Any) -> _ObjectStoreData:
         _HOLDERS.clear()
         held = _HOLDERS[ref.hex()] = _ObjectStoreData(ref)
     return held
-
-
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @contextlib.contextmanager
@@ -186,7 +173,7 @@ class RayTune:
         self._cpus = int(sc.getConf().get("spark.task.cpus", "1"))
         self._temp = tempfile.mkdtemp(prefix="bench-ray-", dir=SHORT_TEMP)
         quiet = {"disable_usage_stats": None, "include_dashboard": False}
-        with _environment({HOOK: f"{__name__}._StartHook"}), _quiet():
+        with temporary_environment({HOOK: f"{__name__}._StartHook"}), _quiet():
             setup_ray_cluster(
                 max_worker_nodes=slots, min_worker_nodes=slots,
                 num_cpus_worker_node=self._cpus, num_gpus_worker_node=0,
