@@ -254,7 +254,8 @@ class _Experiment:
             # the pool's start (spawning its processes) is in its warm-up
             startup_s=0.0, warmup_s=run.warmup_s, oversubscribed=False,
             started_at=run.started_at, ended_at=run.ended_at, probe_s=run.probe_s,
-            order=self.job.order, runner="process-pool", workers_started=run.slots))
+            # its workers start and warm up before its clock
+            order=self.job.order, runner="process-pool", workers_started=0))
         log.info("%s: %d trials in %.2f s", step.label, len(run.trials), run.wall_s)
 
 

@@ -209,6 +209,8 @@ class ProfileSession:
             begin = time.perf_counter()
             if hasattr(backend, "open"):
                 backend.open(self.sc, self.pp.profile.slots)
+                # the workers its own warm-up started (optuna's) start no trial's clock
+                self.seen_workers |= set(getattr(backend, "warmed_workers", ()))
             self.backends[name] = backend
             self.backend_start_s[name] = time.perf_counter() - begin
         return self.backends[name]

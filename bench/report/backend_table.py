@@ -33,6 +33,28 @@ def _cells(e: BackendEntry) -> list[str]:
             else DASH, num(e.tensorflow_imports, 1)]
 
 
+def loss_lines(t: BackendTable) -> list[str]:
+    """Where each back-end lost its speedup against the bound: its waterfall, in words."""
+    out = []
+    for e in t.entries:
+        r = e.row
+        if r.speedup is None or r.bound_speedup is None:
+            continue
+        parts = [f"bound {r.bound_speedup:.2f}x -> {r.speedup:.2f}x"]
+        if r.overhead_per_trial_s is not None:
+            parts.append(f"{r.overhead_per_trial_s * 1000:.0f} ms per trial over the bound")
+        if r.workers_started:
+            parts.append(f"{r.workers_started:.1f} Python workers started")
+        if e.tensorflow_imports:
+            parts.append(f"{e.tensorflow_imports:.1f} TensorFlow imports")
+        if e.floor_ratio is not None:
+            parts.append(f"{e.floor_ratio:.3f}x the floor's time")
+        if r.backend_start_s:
+            parts.append(f"and {r.backend_start_s:.1f} s of its own start outside the clock")
+        out.append(f"{e.backend}: " + ", ".join(parts) + " (per repeat)")
+    return out
+
+
 def identity_line(summary: RunSummary) -> str | None:
     """Whether every back-end's trials got the same metrics (the accuracy's check covers every
     measured row, the back-ends' included)."""

@@ -286,7 +286,9 @@ def _extra_sections(summary: RunSummary) -> list[str]:
         for t in summary.backend_tables:
             out += [f"<h3>{escape(backend_table.title(t))}</h3>",
                     table(backend_table.HEADERS, backend_table.cells(t),
-                          [t.mode] * len(t.entries))]
+                          [t.mode] * len(t.entries)),
+                    "<ul>", *(f"<li>{escape(line)}</li>"
+                              for line in backend_table.loss_lines(t)), "</ul>"]
         if line := backend_table.identity_line(summary):
             out.append(f"<p>{escape(line)}</p>")
     if any(r.slot_seconds for r in summary.rows):

@@ -125,7 +125,8 @@ def to_markdown(summary: RunSummary, meta: dict) -> str:
         for t in summary.backend_tables:
             md += ["", f"### {backend_table.title(t)}", "",
                    tabulate(backend_table.cells(t), headers=backend_table.HEADERS,
-                            tablefmt="github", disable_numparse=True)]
+                            tablefmt="github", disable_numparse=True), "",
+                   *(f"- {line}" for line in backend_table.loss_lines(t))]
         md += [f"\n{line}" for line in (backend_table.identity_line(summary),) if line]
     md += ["", "## Phases (mean seconds per trial)", "",
            tabulate(phase_rows(summary), headers=["profile", "mode", *phase_names(summary)],

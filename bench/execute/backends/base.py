@@ -52,7 +52,9 @@ class Backend(Protocol):
     ``counts_spark_jobs = False`` says so, and the grid's Spark counts are left unknown;
     ``holds_slots = True``: while open it holds the cluster's task slots (Ray's worker nodes are
     long-lived Spark tasks), so it is closed after each of its grid runs and opened again for
-    the next (each open timed as that grid run's back-end start)."""
+    the next (each open timed as that grid run's back-end start); ``warmed_workers``: the
+    (executor, pid) of Python workers its ``open`` started and warmed, not counted as started
+    inside a grid."""
 
     name: str
 

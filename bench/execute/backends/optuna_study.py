@@ -41,6 +41,8 @@ class OptunaSparkStudy:
         self._folder: Path | None = None
         self._experiment_id: str | None = None
         self._verbosity: int | None = None
+        # (executor, pid) of the workers open() warmed: not started inside any grid
+        self.warmed_workers: set[tuple[str, int]] = set()
 
     def open(self, sc: Any, slots: int) -> None:
         """MLflow and Optuna imported, the study's store made and the slots' workers warm,
@@ -55,7 +57,7 @@ class OptunaSparkStudy:
         self._folder = Path(tempfile.mkdtemp(prefix="bench-optuna-"))
         try:
             self._experiment_id = MlflowClient(self._uri()).create_experiment("bench")
-            _warm_up(sc, slots)
+            self.warmed_workers = _warm_up(sc, slots)
         except BaseException:  # the caller closes only a back-end that opened
             self.close()
             raise
@@ -123,7 +125,7 @@ def _tracking_uri(uri: str) -> Iterator[None]:
             os.environ[TRACKING_ENV] = saved
 
 
-def _warm_up(sc: Any, slots: int) -> None:
+def _warm_up(sc: Any, slots: int) -> set[tuple[str, int]]:
     """The warm-up (bench.execute.tasks.warm_up) in the Python workers the study's tasks run in:
     Spark keeps the workers of a ``mapInPandas`` apart from those of an RDD's map (bench's own
     warm-up), so without this the grid's first trial in each slot would start a worker and
@@ -140,12 +142,16 @@ def _warm_up(sc: Any, slots: int) -> None:
 
         for _ in batches:  # read to its end: a worker that leaves input unread is not reused
             pass
-        yield pd.DataFrame({"pid": [w["pid"] for w in warm_up(iter(()), tensorflow=True)]})
+        warmed = warm_up(iter(()), tensorflow=True)
+        yield pd.DataFrame({"executor": [w["executor_id"] for w in warmed],
+                            "pid": [w["pid"] for w in warmed]})
 
     # MlflowSparkStudy takes the active session: this one, over the profile's context
     spark = SparkSession(sc)
-    run_job(sc, f"bench-optuna-warm-up-{uuid.uuid4().hex[:8]}", "bench: optuna's workers",
-            lambda: spark.range(0, slots, 1, slots).mapInPandas(warm, "pid long").collect())
+    rows = run_job(sc, f"bench-optuna-warm-up-{uuid.uuid4().hex[:8]}", "bench: optuna's workers",
+                   lambda: spark.range(0, slots, 1, slots)
+                   .mapInPandas(warm, "executor string, pid long").collect())
+    return {(row.executor, row.pid) for row in rows}
 
 
 def _in_order_sampler() -> Any:
