@@ -136,6 +136,16 @@ class _StartHook:
         return {"PATH": os.pathsep.join([*sorted(folders), os.environ.get("PATH", "")])}
 
 
+def _only_errors(logger: logging.Logger) -> None:
+    if not any(isinstance(f, _OnlyErrors) for f in logger.filters):
+        logger.addFilter(_OnlyErrors())
+
+
+class _OnlyErrors(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR
+
+
 def _running_in(folder: str | None) -> list[psutil.Process]:
     """Processes of this host whose command line names ``folder`` (Ray's temp root of one
     open: a raylet of that cluster has it in its sockets' paths), and their children."""
@@ -183,9 +193,9 @@ class RayTune:
                 head_node_options=quiet, worker_node_options={"disable_usage_stats": None},
                 ray_temp_root_dir=self._temp,
             )
-        # Its job server warns on stdout as each worker node's Spark job ends, in close()
-        logging.getLogger("ray.autoscaler._private.spark.spark_job_server").setLevel(
-            logging.ERROR)
+        # Its job server warns on stdout as each worker node's Spark job ends, after close()
+        # (it sets its logger's level itself, so a filter, not a level, keeps that out)
+        _only_errors(logging.getLogger("ray.autoscaler._private.spark.spark_job_server"))
         cluster = cluster_init._active_ray_cluster
         if cluster is not None:
             with contextlib.suppress(psutil.Error):
