@@ -232,6 +232,18 @@ class ProfileSession:
         if errors:
             raise errors[0]
 
+    def _after_slots_held(self, mode: Mode) -> None:
+        """A back-end that held the slots (Ray's worker nodes, long-lived Spark tasks) is closed:
+        cancelling its tasks ended the Python workers they ran in, warm ones among them (in a
+        run of 2026-12-02 the map's next repeats imported TensorFlow 1.3 times per repeat). So
+        every back-end closes, to open (and warm its own workers) again when next used, and the
+        slots are warmed again, outside every clock."""
+        self.close_backends()
+        profile = self.pp.profile
+        _, workers = warm_up_workers(self.sc, profile.slots, tensorflow=mode is Mode.MEASURED,
+                                     data_bc=self.data_bc, code=self.recipe.own_code)
+        self.seen_workers |= {(w["executor_id"], w["pid"]) for w in workers}
+
     def run(self, mode: Mode, run: GridRun, warm: Warm, replay: dict[str, dict] | None,
             backend: str = DEFAULT) -> list[TrialResult]:
         """Make one grid run through ``backend`` and write its profiles.jsonl line; its trials,
@@ -253,7 +265,7 @@ class ProfileSession:
                           backend=runner, slots=profile.slots)
         self.observer.finished(step, timing.wall_s, arrivals.results)
         if getattr(runner, "holds_slots", False):  # a Ray cluster: the slots go back to Spark
-            self.close_backends(only=backend)
+            self._after_slots_held(mode)
         trials = run.earlier + arrivals.results
         workers = {(t.executor_id, t.pid) for t in arrivals.results}
         started_workers = len(workers - self.seen_workers)
