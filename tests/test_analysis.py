@@ -9,7 +9,7 @@ import pytest
 
 from bench.analyse.summarize import summarize_run
 from bench.analyse.summary_json import to_json
-from bench.execute.runner import lost_attempts
+from bench.execute.attempts import lost_attempts
 from bench.report.text import to_markdown, to_table
 from bench.store.records import LostAttempt, Mode, ProfileRun, TrialResult, TrialStatus
 

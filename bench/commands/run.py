@@ -29,10 +29,8 @@ from bench.definitions.overrides import Setting, describe, parse_set, to_record
 from bench.definitions.profile import DEFAULT_PROFILES, load_profiles, memory_mb, with_nodes
 from bench.definitions.workload import Workload, load_workload
 from bench.errors import UserError
-from bench.execute.backends import DEFAULT as BACKEND_DEFAULT
-from bench.execute.backends import FLOOR as BACKEND_FLOOR
 from bench.execute.backends import NAMES as BACKENDS
-from bench.execute.backends import backend_for
+from bench.execute.backends import check_available
 from bench.execute.deployment import DEFAULT_ROWS
 from bench.execute.plan import ModeChoice, plan
 from bench.execute.resume import ResumeState, RunJob, load_resume
@@ -251,21 +249,11 @@ def execute(args: argparse.Namespace, *, progress: bool = True,
         if session is None:  # the driver's JVM is the session's
             shutdown_gateway()
     written = write_reports(run)
-    if getattr(args, "mlflow", None) is not None:
-        _log_to_mlflow(run, args.mlflow or None)
+    if getattr(args, "mlflow", None) is not None:  # after the reports: a refusal loses nothing
+        from bench.report.mlflow_tracking import log_and_tell
+
+        log_and_tell(run.path, args.mlflow or None)
     return written
-
-
-def _log_to_mlflow(run: RunDirectory, uri: str | None) -> None:
-    """--mlflow: every trial as an MLflow run under its grid run's parent (after the reports:
-    a store that refuses loses nothing of the run)."""
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # no network here to spend
-    from bench.report.mlflow_tracking import log_to_mlflow
-
-    logged = log_to_mlflow(run.path, uri)
-    print(f"bench: logged {logged.trial_runs} trials under {logged.parent_runs} grid runs to "
-          f"MLflow experiment '{logged.experiment_name}' at {logged.tracking_uri}",
-          file=sys.stderr)
 
 
 def _check_clusters(job: RunJob) -> None:
@@ -320,15 +308,7 @@ def _new(args: argparse.Namespace, session: SessionCluster | None = None) -> Run
                   # opt-in: make bench keeps to what explains the speedup (its 4 minutes)
                   0 if args.trials_per_node is None else args.trials_per_node,
                   _deploy_rows(args.deploy_rows, workload),
-                  args.floor is not False, _available(args.backends or ()))
-
-
-def _available(backends: tuple[str, ...]) -> tuple[str, ...]:
-    """The back-ends asked for, each one's library checked before any cluster starts."""
-    for name in backends:
-        if name not in (BACKEND_DEFAULT, BACKEND_FLOOR):
-            backend_for(name)  # a UserError naming the extra when its library is missing
-    return backends
+                  args.floor is not False, check_available(args.backends or ()))
 
 
 def _deploy_rows(given: int | None, workload: Workload) -> int:

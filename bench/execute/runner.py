@@ -15,13 +15,13 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from bench.definitions.workload import TrialSpec
 from bench.errors import UserError
-from bench.execute.attempts import AttemptReferee
+from bench.execute.attempts import AttemptReferee, lost_attempts
 from bench.execute.backends.base import Backend, GridSubmission, HasReferee
 from bench.execute.backends.spark_map import SparkMap
 from bench.execute.executors import survey
@@ -375,36 +375,3 @@ def _lost_executors(before: set[str] | None, after: set[str] | None) -> list[str
     if before is None or after is None:
         return []
     return sorted(before - after, key=lambda e: (len(e), e))
-
-
-def lost_attempts(
-    starts: list[dict], received: dict[str, TrialResult],
-    crashed: Collection[tuple[str, int]] = (),
-) -> list[LostAttempt]:
-    """Attempts that began but gave no result because their executor was lost.
-
-    ``crashed`` (trial, attempt) pairs lost their Python worker, not their executor: their
-    trial's result says so, and they are not counted here.
-
-    An attempt that began after its trial's result was in (Spark re-ran a task whose executor died
-    after sending it) lost nothing: its result is ignored, and Spark's counts show the extra task.
-    A trial finished by a later attempt with no earlier one heard of lost that attempt before it
-    could announce itself: it is listed with its executor unknown.
-    """
-    lost = []
-    for start in starts:
-        result = received.get(start["trial_id"])
-        if result is not None and result.attempt <= start["attempt"]:
-            continue
-        if (start["trial_id"], start["attempt"]) in crashed:
-            continue
-        lost.append(LostAttempt(
-            trial_id=start["trial_id"], attempt=start["attempt"],
-            executor_id=start.get("executor_id"), host=start.get("host"),
-            started_at=start["started_at"],
-            rerun_started_at=result.started_at if result is not None else None))
-    heard = {a.trial_id for a in lost} | {trial for trial, _ in crashed}
-    lost += [LostAttempt(trial_id=r.trial_id, attempt=r.attempt - 1, executor_id=None, host=None,
-                         started_at=None, rerun_started_at=r.started_at)
-             for r in received.values() if r.attempt > 0 and r.trial_id not in heard]
-    return sorted(lost, key=lambda a: (a.started_at is None, a.started_at or 0.0, a.trial_id))

@@ -24,7 +24,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
+import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -285,3 +287,13 @@ def _log_trial(client: MlflowClient, experiment_id: str, parent: str, run_id: st
     _batch(client, run.info.run_id, t.params, metrics, t.received_at)
     client.set_terminated(run.info.run_id, _MLFLOW_STATUS.get(t.status, "FAILED"),
                           end_time=_ms(t.received_at))
+
+
+def log_and_tell(run_dir: Path, tracking_uri: str | None = None) -> MlflowLogged:
+    """`bench run --mlflow`: log the run (log_to_mlflow) and say where, on stderr."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # no network here to spend
+    logged = log_to_mlflow(run_dir, tracking_uri)
+    print(f"bench: logged {logged.trial_runs} trials under {logged.parent_runs} grid runs to "
+          f"MLflow experiment '{logged.experiment_name}' at {logged.tracking_uri}",
+          file=sys.stderr)
+    return logged

@@ -34,5 +34,14 @@ def backend_for(name: str) -> Backend:
     return getattr(importlib.import_module(f"{__name__}.{module}"), cls)()
 
 
+def check_available(names: tuple[str, ...]) -> tuple[str, ...]:
+    """``names``, each one's library checked before any cluster starts (a UserError naming the
+    extra when one is missing)."""
+    for name in names:
+        if name not in (DEFAULT, FLOOR):
+            backend_for(name)
+    return names
+
+
 __all__ = ["DEFAULT", "FLOOR", "NAMES", "Backend", "GridSubmission", "HasReferee",
-           "backend_for", "require"]
+           "backend_for", "check_available", "require"]
